@@ -1,0 +1,483 @@
+package wsactor
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Frame opcodes (RFC 6455 5.2).
+const (
+	opContinuation = 0x0
+	opText         = 0x1
+	opBinary       = 0x2
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xa
+)
+
+// actor is the state the actor goroutine keeps while reading. Only that
+// goroutine touches it.
+type actor struct {
+	c  *Conn
+	rd frameReader
+
+	// Message being reassembled.
+	inMsg   bool
+	msgType MessageType
+	msg     []byte
+	u8      utf8Stream
+
+	ctrl [125]byte // control frame payloads
+
+	closeSent  bool // our close frame is queued
+	closeRecvd bool // the peer's close frame arrived
+	peerCode   StatusCode
+	peerReason string
+	failCode   StatusCode // code we failed the connection with, 0 if none
+	failErr    error
+
+	pingOut bool // keepalive ping outstanding
+	alloc   payloadAlloc
+	flight  inflight
+
+	badPeerClose bool // the peer's close frame had an invalid code
+}
+
+// run is the actor: the opening handshake, then the read loop, then the
+// terminal event. It is the only goroutine that reads the socket.
+func (c *Conn) run(ctx context.Context) {
+	hr, err := c.handshake(ctx)
+	c.mu.Lock()
+	if c.cancelDial != nil {
+		c.cancelDial()
+	}
+	if err == nil && c.aborted {
+		_ = hr.nc.Close()
+		err = ErrAborted
+	}
+	if err != nil {
+		if c.aborted {
+			err = ErrAborted
+		}
+		c.mu.Unlock()
+		if c.logs.eon(elogRerror) {
+			c.logs.elog(elogRerror, "opening handshake failed", errAttr(err))
+		}
+		if c.logs.on(logFail) {
+			c.logs.alog(logFail, "connection failed", errAttr(err))
+		}
+		c.dialErr = err
+		close(c.opened)
+		c.finish(&Error{conn: c, Err: err})
+		return
+	}
+	c.nc = hr.nc
+	c.protocol = hr.protocol
+	closing := c.closeRequested
+	if !closing {
+		c.state.Store(int32(StateOpen))
+	}
+	c.w.open(hr.nc, !closing)
+	if closing {
+		c.w.enqueueClose(c.closeCode, c.closeReason)
+		c.armCloseTimeoutLocked()
+	}
+	c.mu.Unlock()
+
+	a := &actor{c: c}
+	a.rd.nc = hr.nc
+	a.rd.onTimeout = a.onTimeout
+	if len(hr.buffered) > 0 {
+		// Frames the server wrote right after the 101 (contract 12).
+		a.rd.buf = make([]byte, max(readBufSize, len(hr.buffered)))
+		a.rd.w = copy(a.rd.buf, hr.buffered)
+	}
+	a.closeSent = closing
+	if c.logs.on(logConnect) {
+		c.logs.alog(logConnect, "connected", strAttr("protocol", hr.protocol))
+	}
+	close(c.opened)
+	if !closing {
+		c.deliverOpen(&Open{conn: c, Protocol: hr.protocol, Extensions: hr.extensions, Header: hr.header})
+	}
+	if c.lim.pingInterval > 0 {
+		a.armKeepalive()
+	}
+	err = a.loop()
+	c.finish(a.closeEvent(err))
+}
+
+// loop reads frames until the connection ends and returns the reason the
+// read side stopped (io.EOF after a clean close).
+func (a *actor) loop() error {
+	c := a.c
+	var h frameHeader
+	for {
+		if err := a.rd.header(&h); err != nil {
+			return err
+		}
+		if a.pingOut {
+			a.pingOut = false
+			a.armKeepalive()
+		}
+		if c.logs.on(logFrameHeader) {
+			c.logs.alog(logFrameHeader, "frame", intAttr("opcode", int64(h.op)), boolAttr("fin", h.fin), intAttr("length", h.length))
+		}
+		if h.rsv != 0 {
+			return a.protocolError("reserved bits set without a negotiated extension")
+		}
+		if h.masked {
+			return a.protocolError("masked frame from server")
+		}
+		switch h.op {
+		case opPing, opPong, opClose:
+			if err := a.control(&h); err != nil {
+				return err
+			}
+			if a.closeRecvd {
+				return a.awaitEOF()
+			}
+		case opText, opBinary, opContinuation:
+			if err := a.data(&h); err != nil {
+				return err
+			}
+		default:
+			return a.protocolError("reserved opcode " + strconv.Itoa(int(h.op)))
+		}
+	}
+}
+
+func (a *actor) control(h *frameHeader) error {
+	c := a.c
+	if !h.fin {
+		return a.protocolError("fragmented control frame")
+	}
+	if h.length > 125 {
+		return a.protocolError("control frame payload longer than 125 bytes")
+	}
+	p := a.ctrl[:h.length]
+	if err := a.rd.readFull(p); err != nil {
+		return err
+	}
+	switch h.op {
+	case opPing:
+		if c.logs.on(logControl) {
+			c.logs.alog(logControl, "ping received", intAttr("length", h.length))
+		}
+		c.w.enqueueControl(opPong, p)
+	case opPong:
+		if c.logs.on(logControl) {
+			c.logs.alog(logControl, "pong received", intAttr("length", h.length))
+		}
+	case opClose:
+		if c.logs.on(logControl) {
+			c.logs.alog(logControl, "close received", intAttr("length", h.length))
+		}
+		switch {
+		case len(p) == 1:
+			return a.protocolError("close frame with a 1-byte payload")
+		case len(p) == 0:
+			a.peerCode = StatusNoStatusReceived
+		default:
+			code := StatusCode(binary.BigEndian.Uint16(p))
+			if !validWireCode(code) {
+				a.badPeerClose = true
+				return a.protocolError("invalid close code " + strconv.Itoa(int(code)))
+			}
+			if !utf8.Valid(p[2:]) {
+				return a.failWith(StatusInvalidFramePayloadData, ErrInvalidUTF8)
+			}
+			a.peerCode, a.peerReason = code, string(p[2:])
+		}
+		a.closeRecvd = true
+		if !a.closeSent {
+			echo := a.peerCode
+			if echo == StatusNoStatusReceived {
+				echo = StatusNormalClosure
+			}
+			a.sendClose(echo, "")
+		}
+	}
+	return nil
+}
+
+// data handles a text, binary or continuation frame.
+func (a *actor) data(h *frameHeader) error {
+	c := a.c
+	switch {
+	case h.op == opContinuation && !a.inMsg:
+		return a.protocolError("continuation frame without a message to continue")
+	case h.op != opContinuation && a.inMsg:
+		return a.protocolError("new data frame before the previous message finished")
+	}
+	if a.closeSent {
+		// RFC 6455 1.4: data after our close frame is discarded.
+		if h.op != opContinuation {
+			a.inMsg = !h.fin
+		} else if h.fin {
+			a.inMsg = false
+		}
+		return a.rd.skip(h.length)
+	}
+	if h.op != opContinuation {
+		a.inMsg = true
+		a.msgType = MessageType(h.op)
+		a.msg = nil
+		a.u8.reset()
+	}
+	total := int64(len(a.msg)) + h.length
+	if total > c.lim.maxMessageSize || total < 0 {
+		return a.failWith(StatusMessageTooBig, ErrMessageTooBig)
+	}
+	if err := a.readPayload(h.length, h.fin); err != nil {
+		return err
+	}
+	if !h.fin {
+		return nil
+	}
+	a.inMsg = false
+	if a.msgType == Text && !a.u8.complete() {
+		return a.failWith(StatusInvalidFramePayloadData, ErrInvalidUTF8)
+	}
+	m := a.alloc.message()
+	m.conn, m.Type, m.Data = c, a.msgType, a.msg
+	if m.Data == nil {
+		m.Data = []byte{}
+	}
+	a.msg = nil
+	c.stats.msgsIn.Add(1)
+	c.stats.bytesIn.Add(uint64(len(m.Data)))
+	if c.logs.on(logMessageHeader) {
+		c.logs.alog(logMessageHeader, "message", strAttr("type", m.Type.String()), intAttr("length", int64(len(m.Data))))
+	}
+	if c.logs.on(logMessagePayload) {
+		c.logs.alog(logMessagePayload, "message payload", strAttr("payload", payloadString(m.Data)))
+	}
+	return a.deliverMessage(m)
+}
+
+// growStep is how far beyond the bytes that have arrived the message buffer
+// may grow at once: a peer's declared length is trusted only this far
+// (contract 9: never allocate on a peer-declared length).
+const growStep = 64 << 10
+
+// readPayload appends n payload bytes to a.msg, validating text as it
+// arrives.
+func (a *actor) readPayload(n int64, fin bool) error {
+	if n == 0 {
+		return nil
+	}
+	if a.msg == nil && fin {
+		a.msg = a.alloc.payload(int(min(n, growStep)))
+	}
+	for n > 0 {
+		if len(a.msg) == cap(a.msg) {
+			want := len(a.msg) + int(min(n, max(growStep, int64(len(a.msg)))))
+			nb := make([]byte, len(a.msg), want)
+			copy(nb, a.msg)
+			a.msg = nb
+		}
+		room := a.msg[len(a.msg):cap(a.msg)]
+		if int64(len(room)) > n {
+			room = room[:n]
+		}
+		k, err := a.rd.read(room)
+		if err != nil {
+			return err
+		}
+		chunk := room[:k]
+		a.msg = a.msg[:len(a.msg)+k]
+		n -= int64(k)
+		if a.msgType == Text && !a.u8.feed(chunk) {
+			return a.failWith(StatusInvalidFramePayloadData, ErrInvalidUTF8)
+		}
+	}
+	return nil
+}
+
+// protocolError fails the connection with 1002.
+func (a *actor) protocolError(reason string) error {
+	return a.failWith(StatusProtocolError, &ProtocolError{Reason: reason})
+}
+
+// failWith sends close code and returns cause, which ends the read loop
+// (RFC 6455 7.1.7: _Fail the WebSocket Connection_).
+func (a *actor) failWith(code StatusCode, cause error) error {
+	if a.failErr == nil {
+		a.failErr = cause
+		if !a.closeSent {
+			a.failCode = code
+			a.sendClose(code, "")
+		}
+	}
+	c := a.c
+	if c.logs.eon(elogRerror) {
+		c.logs.elog(elogRerror, "failing connection", codeAttr("code", code), errAttr(cause))
+	}
+	return cause
+}
+
+// sendClose queues our close frame and moves to Closing.
+func (a *actor) sendClose(code StatusCode, reason string) {
+	c := a.c
+	a.closeSent = true
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.w.enqueueClose(code, reason)
+	c.state.Store(int32(StateClosing))
+	c.armCloseTimeoutLocked()
+}
+
+// awaitEOF waits, after the close frames have crossed, for the server to
+// close TCP (RFC 6455 7.1.1), bounded by the close timeout.
+func (a *actor) awaitEOF() error {
+	for {
+		if a.rd.w > a.rd.r {
+			a.rd.r = a.rd.w // nothing may follow a close frame; ignore it
+		}
+		if err := a.rd.readMore(); err != nil {
+			return err
+		}
+	}
+}
+
+// onTimeout decides what a read deadline means: the close timeout, or a
+// keepalive tick.
+func (a *actor) onTimeout(err error) error {
+	c := a.c
+	c.mu.Lock()
+	cd := c.closeDeadline
+	c.mu.Unlock()
+	if !cd.IsZero() {
+		if time.Now().Before(cd) {
+			_ = c.nc.SetReadDeadline(cd)
+			return nil
+		}
+		return ErrCloseTimeout
+	}
+	if c.lim.pingInterval > 0 {
+		if a.pingOut {
+			return a.failWith(StatusPolicyViolation, ErrPongTimeout)
+		}
+		a.pingOut = true
+		c.w.enqueueControl(opPing, nil)
+		if c.logs.on(logControl) {
+			c.logs.alog(logControl, "keepalive ping sent")
+		}
+		c.mu.Lock()
+		if c.closeDeadline.IsZero() {
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.pongTimeout))
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	return err
+}
+
+func (a *actor) armKeepalive() {
+	c := a.c
+	c.mu.Lock()
+	if c.closeDeadline.IsZero() {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.pingInterval))
+	}
+	c.mu.Unlock()
+}
+
+// closeEvent builds the terminal Close from how the read loop ended.
+func (a *actor) closeEvent(err error) *Close {
+	c := a.c
+	ev := &Close{conn: c, Code: StatusAbnormalClosure}
+	switch {
+	case a.closeRecvd:
+		ev.Code, ev.Reason = a.peerCode, a.peerReason
+	case a.badPeerClose:
+		ev.Code = StatusProtocolError // contract 6: reported as a protocol error
+	}
+	c.w.mu.Lock()
+	if c.w.closeQueued {
+		ev.Sent = c.w.sentCode
+	}
+	c.w.mu.Unlock()
+	ev.Clean = a.closeRecvd && ev.Sent != 0 && a.failErr == nil
+	switch {
+	case a.failErr != nil:
+		ev.Err = a.failErr
+	case c.localCause() != nil:
+		ev.Err = c.localCause()
+	case a.closeRecvd && (err == io.EOF || errors.Is(err, ErrCloseTimeout) || errors.Is(err, io.ErrUnexpectedEOF)):
+		// The closing handshake completed; how TCP ended does not matter.
+	case err == io.EOF:
+		ev.Err = io.ErrUnexpectedEOF
+	default:
+		ev.Err = err
+	}
+	if errors.Is(ev.Err, os.ErrDeadlineExceeded) {
+		ev.Err = ErrCloseTimeout
+	}
+	return ev
+}
+
+// finish ends the connection: socket closed, writer stopped, state Closed,
+// terminal event delivered, channel closed.
+func (c *Conn) finish(ev Event) {
+	c.mu.Lock()
+	nc := c.nc
+	c.mu.Unlock()
+	if nc != nil {
+		if cl, ok := ev.(*Close); ok && cl.Sent != 0 && cl.Err == nil {
+			c.awaitCloseWritten()
+		} else if ok && cl.Sent != 0 {
+			c.awaitCloseWritten()
+		}
+		_ = nc.Close()
+	}
+	c.w.shutdown()
+	c.state.Store(int32(StateClosed))
+	if cl, ok := ev.(*Close); ok && c.logs.on(logDisconnect) {
+		c.logs.alog(logDisconnect, "disconnected", codeAttr("code", cl.Code), codeAttr("sent", cl.Sent), boolAttr("clean", cl.Clean), errAttr(cl.Err))
+	}
+	c.mu.Lock()
+	c.terminal = ev
+	c.mu.Unlock()
+	c.deliverTerminal(ev)
+	close(c.events)
+	c.exitMember()
+}
+
+// awaitCloseWritten gives the writer a bounded chance to put our close
+// frame on the wire before the socket is closed.
+func (c *Conn) awaitCloseWritten() {
+	c.w.mu.Lock()
+	dead := c.w.dead != nil
+	c.w.mu.Unlock()
+	if dead {
+		return
+	}
+	t := time.NewTimer(max(c.lim.closeTimeout, time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-c.w.written:
+	case <-t.C:
+	}
+}
+
+// exitMember is called by each goroutine of the connection's group as it
+// returns; the last one closes Done.
+func (c *Conn) exitMember() {
+	c.mu.Lock()
+	c.live--
+	last := c.live == 0
+	c.mu.Unlock()
+	if last {
+		close(c.done)
+	}
+}
+
+var _ net.Conn = (*limitConn)(nil)

@@ -1,0 +1,191 @@
+package wsactor
+
+import (
+	"strconv"
+	"time"
+)
+
+// Policy decides what the actor does with an incoming message when the
+// Events() channel is full (by count, or by the EventBytes budget).
+type Policy int
+
+const (
+	// Block (default): the actor stops reading until the consumer catches
+	// up. TCP flow control then slows the server; memory stays bounded.
+	Block Policy = iota
+	// DropNewest drops the message that does not fit. Drops are counted in
+	// Stats().Dropped.
+	DropNewest
+	// DropOldest drops the oldest undelivered message to make room. Drops are
+	// counted in Stats().Dropped.
+	DropOldest
+	// Disconnect fails the connection with close code 1008 and cause
+	// ErrSlowConsumer.
+	Disconnect
+)
+
+func (p Policy) String() string {
+	switch p {
+	case Block:
+		return "block"
+	case DropNewest:
+		return "drop-newest"
+	case DropOldest:
+		return "drop-oldest"
+	case Disconnect:
+		return "disconnect"
+	}
+	return "Policy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// WithInboundPolicy sets what happens when the event channel is full
+// (default Block).
+func WithInboundPolicy(p Policy) Option { return func(c *config) { c.policy = p } }
+
+// inflight tracks the sizes of messages in the channel, oldest first, so
+// the byte budget can be enforced without hooking the consumer's receive:
+// the channel is FIFO with a single sender, so the messages still in it are
+// the last len(ch) sent.
+type inflight struct {
+	sizes []int64 // ring buffer
+	head  int
+	n     int
+	bytes int64
+}
+
+func (f *inflight) sync(inChan int) {
+	for f.n > inChan {
+		f.bytes -= f.sizes[f.head]
+		f.head = (f.head + 1) % len(f.sizes)
+		f.n--
+	}
+}
+
+func (f *inflight) push(size int64, capacity int) {
+	if f.sizes == nil {
+		f.sizes = make([]int64, capacity+1)
+	}
+	if f.n == len(f.sizes) { // cannot happen with one sender; keep the ring consistent
+		f.sync(f.n - 1)
+	}
+	f.sizes[(f.head+f.n)%len(f.sizes)] = size
+	f.n++
+	f.bytes += size
+}
+
+// deliverOpen sends Open; the channel is empty at this point.
+func (c *Conn) deliverOpen(ev *Open) {
+	select {
+	case c.events <- ev:
+	case <-c.stop:
+	}
+}
+
+// deliverMessage hands m to the consumer according to the policy. It
+// returns a non-nil error only when the connection must end.
+func (a *actor) deliverMessage(m *Message) error {
+	c := a.c
+	size := int64(len(m.Data))
+	f := &a.flight
+	budget := c.lim.eventBytes
+	for {
+		n := len(c.events)
+		f.sync(n)
+		fits := n < cap(c.events) && (n == 0 || f.bytes+size <= budget)
+		if fits {
+			c.events <- m // never blocks: the actor is the only sender
+			f.push(size, cap(c.events))
+			return nil
+		}
+		switch c.cfg.policy {
+		case DropNewest:
+			c.stats.dropped.Add(1)
+			return nil
+		case DropOldest:
+			select {
+			case <-c.events:
+				f.sync(f.n - 1)
+				c.stats.dropped.Add(1)
+			default:
+			}
+			continue
+		case Disconnect:
+			return a.failWith(StatusPolicyViolation, ErrSlowConsumer)
+		}
+		// Block.
+		if c.isStopped() {
+			// Close or Abort was called: do not wait for a consumer that may
+			// be gone; the message is dropped like data after our close.
+			c.stats.dropped.Add(1)
+			return nil
+		}
+		if n < cap(c.events) {
+			// Over the byte budget only: wait for the consumer to take
+			// something. The consumer's receive cannot be hooked, so poll
+			// with a backoff (rare: a consumer far behind).
+			a.waitDrain(n)
+			continue
+		}
+		select {
+		case c.events <- m:
+			f.sync(len(c.events) - 1)
+			f.push(size, cap(c.events))
+			return nil
+		case <-c.stop:
+		}
+	}
+}
+
+// waitDrain waits until the channel holds fewer than n events or Close or
+// Abort is called.
+func (a *actor) waitDrain(n int) {
+	c := a.c
+	d := 20 * time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for len(c.events) >= n && n > 0 {
+		select {
+		case <-t.C:
+		case <-c.stop:
+			return
+		}
+		d = min(2*d, 5*time.Millisecond)
+		t.Reset(d)
+	}
+}
+
+func (c *Conn) isStopped() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// deliverTerminal puts the terminal event in the channel. If the consumer
+// is not keeping up and Close or Abort was called (or a lossy policy is
+// set), the oldest undelivered events are dropped to make room, so the
+// connection always ends: nothing outlives Close.
+func (c *Conn) deliverTerminal(ev Event) {
+	for {
+		select {
+		case c.events <- ev:
+			return
+		default:
+		}
+		if c.isStopped() || c.cfg.policy != Block {
+			select {
+			case <-c.events:
+				c.stats.dropped.Add(1)
+			default:
+			}
+			continue
+		}
+		select {
+		case c.events <- ev:
+			return
+		case <-c.stop:
+		}
+	}
+}

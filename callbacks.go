@@ -1,0 +1,172 @@
+package wsactor
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// callbacks is the adapter that turns the event channel into handler calls.
+// The actor knows nothing about it: a dispatcher goroutine consumes
+// Events() and calls the handlers registered for each event's type, in
+// registration order, one event at a time (FIFO across types).
+//
+// Dispatch works on a snapshot: the handler lists are immutable slices
+// replaced on every change, so a handler cancelled during an event still
+// runs for that event and one added during an event first runs for the next.
+type callbacks struct {
+	mu      sync.Mutex
+	nextID  uint64
+	any     bool
+	set     atomic.Pointer[handlerSet]
+	running bool // the dispatcher goroutine was started
+}
+
+type handler[T any] struct {
+	id uint64
+	fn func(T)
+}
+
+type handlerSet struct {
+	open  []handler[*Open]
+	msg   []handler[*Message]
+	close []handler[*Close]
+	err   []handler[*Error]
+}
+
+func (cb *callbacks) registered() bool {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	return cb.any
+}
+
+func (cb *callbacks) snapshot() *handlerSet {
+	if s := cb.set.Load(); s != nil {
+		return s
+	}
+	return &handlerSet{}
+}
+
+// update applies change to a copy of the current set under the lock.
+func (cb *callbacks) update(change func(s *handlerSet)) {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	old := cb.snapshot()
+	s := &handlerSet{
+		open:  append([]handler[*Open](nil), old.open...),
+		msg:   append([]handler[*Message](nil), old.msg...),
+		close: append([]handler[*Close](nil), old.close...),
+		err:   append([]handler[*Error](nil), old.err...),
+	}
+	change(s)
+	cb.set.Store(s)
+}
+
+func remove[T any](hs []handler[T], id uint64) []handler[T] {
+	out := hs[:0]
+	for _, h := range hs {
+		if h.id != id {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (c *Conn) register(add func(s *handlerSet, id uint64), del func(s *handlerSet, id uint64)) func() {
+	c.cb.mu.Lock()
+	c.cb.nextID++
+	id := c.cb.nextID
+	c.cb.any = true
+	c.cb.mu.Unlock()
+	c.cb.update(func(s *handlerSet) { add(s, id) })
+	c.mu.Lock()
+	if st := ReadyState(c.state.Load()); st != StateIdle && !(st == StateClosed && c.live == 0) {
+		c.startDispatcherLocked()
+	}
+	c.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { c.cb.update(func(s *handlerSet) { del(s, id) }) }) }
+}
+
+// OnOpen registers fn for the Open event and returns its cancel func
+// (idempotent). Handlers registered before Connect are guaranteed to see
+// Open. Registering any handler makes the callbacks consume Events().
+func (c *Conn) OnOpen(fn func(*Open)) (cancel func()) {
+	return c.register(
+		func(s *handlerSet, id uint64) { s.open = append(s.open, handler[*Open]{id, fn}) },
+		func(s *handlerSet, id uint64) { s.open = remove(s.open, id) })
+}
+
+// OnMessage registers fn for every Message event. See OnOpen.
+func (c *Conn) OnMessage(fn func(*Message)) (cancel func()) {
+	return c.register(
+		func(s *handlerSet, id uint64) { s.msg = append(s.msg, handler[*Message]{id, fn}) },
+		func(s *handlerSet, id uint64) { s.msg = remove(s.msg, id) })
+}
+
+// OnClose registers fn for the Close event. See OnOpen.
+func (c *Conn) OnClose(fn func(*Close)) (cancel func()) {
+	return c.register(
+		func(s *handlerSet, id uint64) { s.close = append(s.close, handler[*Close]{id, fn}) },
+		func(s *handlerSet, id uint64) { s.close = remove(s.close, id) })
+}
+
+// OnError registers fn for the Error event. See OnOpen.
+func (c *Conn) OnError(fn func(*Error)) (cancel func()) {
+	return c.register(
+		func(s *handlerSet, id uint64) { s.err = append(s.err, handler[*Error]{id, fn}) },
+		func(s *handlerSet, id uint64) { s.err = remove(s.err, id) })
+}
+
+// startDispatcherLocked starts the dispatcher once; c.mu is held.
+func (c *Conn) startDispatcherLocked() {
+	c.cb.mu.Lock()
+	started := c.cb.running
+	c.cb.running = true
+	c.cb.mu.Unlock()
+	if started {
+		return
+	}
+	c.live++
+	c.group.Go(func() error {
+		defer c.exitMember()
+		c.dispatch()
+		return nil
+	})
+}
+
+// dispatch runs handlers for every event until the channel is closed. A
+// panicking handler is recovered and logged on the rerror channel; the
+// other handlers still run and the connection lives on.
+func (c *Conn) dispatch() {
+	for ev := range c.events {
+		s := c.cb.snapshot()
+		switch e := ev.(type) {
+		case *Open:
+			runAll(c, s.open, e)
+		case *Message:
+			runAll(c, s.msg, e)
+		case *Close:
+			runAll(c, s.close, e)
+		case *Error:
+			runAll(c, s.err, e)
+		}
+	}
+}
+
+func runAll[T any](c *Conn, hs []handler[T], ev T) {
+	for _, h := range hs {
+		safeCall(c, h.fn, ev)
+	}
+}
+
+func safeCall[T any](c *Conn, fn func(T), ev T) {
+	defer func() {
+		if r := recover(); r != nil {
+			if c.logs.eon(elogRerror) {
+				c.logs.elog(elogRerror, "event handler panicked", strAttr("panic", fmt.Sprint(r)))
+			}
+		}
+	}()
+	fn(ev)
+}

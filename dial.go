@@ -1,0 +1,182 @@
+package wsactor
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+
+	"github.com/gobwas/ws"
+)
+
+// handshakeResult is what the opening handshake produced.
+type handshakeResult struct {
+	nc         net.Conn
+	buffered   []byte // frames the server sent right after the 101
+	protocol   string
+	extensions []string
+	header     http.Header
+}
+
+// limitConn bounds how many bytes the handshake may read, so a response
+// with megabytes of headers (or a single endless header line, which
+// gobwas/ws would buffer whole) fails with ErrResponseTooLarge.
+type limitConn struct {
+	net.Conn
+	left int
+}
+
+func (l *limitConn) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, ErrResponseTooLarge
+	}
+	if len(p) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.Conn.Read(p)
+	l.left -= n
+	return n, err
+}
+
+// handshake dials and upgrades with gobwas/ws. The returned error is
+// already classified (see classifyDialError).
+func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
+	res := &handshakeResult{header: http.Header{}}
+	var statusErr *HandshakeError
+	var lc *limitConn
+	d := ws.Dialer{
+		Timeout:         c.lim.handshakeTimeout,
+		Protocols:       c.cfg.protocols,
+		Host:            c.cfg.host,
+		NetDial:         c.cfg.netDial,
+		ReadBufferSize:  readBufSize,
+		WriteBufferSize: 1024,
+		WrapConn: func(nc net.Conn) net.Conn {
+			lc = &limitConn{Conn: nc, left: c.lim.maxResponseHead + readBufSize}
+			return lc
+		},
+		OnStatusError: func(status int, _ []byte, resp io.Reader) {
+			statusErr = readStatusError(status, resp)
+		},
+		OnHeader: func(k, v []byte) error {
+			if len(res.header) >= 1000 {
+				return ErrResponseTooLarge
+			}
+			res.header.Add(string(k), string(v))
+			return nil
+		},
+	}
+	if c.cfg.header != nil {
+		d.Header = ws.HandshakeHeaderHTTP(c.cfg.header)
+	}
+	if c.url.Scheme == "wss" {
+		var cfg *tls.Config
+		if c.cfg.tlsConfig != nil {
+			cfg = c.cfg.tlsConfig.Clone()
+		} else {
+			cfg = &tls.Config{}
+		}
+		if len(cfg.NextProtos) == 0 {
+			cfg.NextProtos = []string{"http/1.1"}
+		}
+		d.TLSConfig = cfg
+	}
+	if c.logs.on(logDebugHandshake) {
+		c.logs.alog(logDebugHandshake, "opening handshake", strAttr("protocols", fmt.Sprint(c.cfg.protocols)))
+	}
+	nc, br, hs, err := d.Dial(ctx, c.url.String())
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		if statusErr != nil {
+			return nil, statusErr
+		}
+		return nil, classifyDialError(err)
+	}
+	if lc != nil && nc == net.Conn(lc) {
+		nc = lc.Conn
+	}
+	if br != nil {
+		if n := br.Buffered(); n > 0 {
+			p, _ := br.Peek(n)
+			res.buffered = append([]byte(nil), p...)
+		}
+		ws.PutReader(br)
+	}
+	res.nc = nc
+	res.protocol = hs.Protocol
+	for _, e := range hs.Extensions {
+		res.extensions = append(res.extensions, string(e.Name))
+	}
+	return res, nil
+}
+
+// readStatusError turns a non-101 response into a *HandshakeError with the
+// headers and the first 1 KiB of the body.
+func readStatusError(status int, resp io.Reader) *HandshakeError {
+	he := &HandshakeError{StatusCode: status, Header: http.Header{}}
+	r, err := http.ReadResponse(bufio.NewReaderSize(resp, 1024), nil)
+	if err != nil {
+		return he
+	}
+	defer r.Body.Close()
+	he.Header = r.Header
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1024))
+	he.Body = body
+	return he
+}
+
+// classifyDialError wraps err with exactly one kind (ErrDNS, ErrRefused,
+// ErrTLS, ErrHandshakeTimeout, ErrBad*, ErrResponseTooLarge or ErrNetwork)
+// while keeping err reachable through errors.As.
+func classifyDialError(err error) error {
+	var (
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		unkErr  x509.UnknownAuthorityError
+		hostErr x509.HostnameError
+		invErr  x509.CertificateInvalidError
+		recErr  tls.RecordHeaderError
+		alert   tls.AlertError
+		netErr  net.Error
+	)
+	kind := ErrNetwork
+	switch {
+	case errors.Is(err, ErrResponseTooLarge):
+		kind = ErrResponseTooLarge
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("wsactor: failed to connect: %w", err)
+	case errors.As(err, &dnsErr):
+		kind = ErrDNS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		kind = ErrRefused
+	case errors.As(err, &certErr), errors.As(err, &unkErr), errors.As(err, &hostErr),
+		errors.As(err, &invErr), errors.As(err, &recErr), errors.As(err, &alert):
+		kind = ErrTLS
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		kind = ErrHandshakeTimeout
+	case errors.Is(err, ws.ErrHandshakeBadSecAccept):
+		kind = ErrBadAccept
+	case errors.Is(err, ws.ErrHandshakeBadSubProtocol):
+		kind = ErrBadSubprotocol
+	case errors.Is(err, ws.ErrHandshakeBadExtensions):
+		kind = ErrBadExtension
+	case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection):
+		kind = ErrBadUpgrade
+	case errors.Is(err, ws.ErrMalformedResponse), errors.Is(err, ws.ErrHandshakeBadProtocol):
+		kind = ErrBadResponse
+	}
+	if kind == err {
+		return fmt.Errorf("wsactor: failed to connect: %w", err)
+	}
+	return fmt.Errorf("wsactor: failed to connect: %w: %w", kind, err)
+}

@@ -1,0 +1,11 @@
+module github.com/wsactor/wsactor
+
+go 1.26.8
+
+require (
+	github.com/gobwas/ws v1.5.0
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sync v0.25.0
+)
+
+require github.com/gobwas/httphead v0.1.0 // indirect

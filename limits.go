@@ -1,0 +1,97 @@
+package wsactor
+
+import "time"
+
+// Default limits. Every one can be changed with an option; the memory a
+// connection holds is bounded by them whatever the peer and the consumer do:
+// roughly EventBytes (undelivered messages) + MaxMessageSize (the message
+// being read) + SendQueueBytes (unwritten frames) + a few KiB of buffers.
+const (
+	// DefaultMaxMessageSize is the largest message accepted (R's default).
+	// A message of exactly this size passes; one byte more fails the
+	// connection with 1009.
+	DefaultMaxMessageSize = 32 << 20
+	// DefaultHandshakeTimeout bounds the TCP connect, TLS and HTTP upgrade.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultCloseTimeout bounds the closing handshake.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultWriteTimeout bounds one write to the socket; a peer that stops
+	// reading fails the connection after it.
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultEventBuffer is the capacity of the Events() channel.
+	DefaultEventBuffer = 256
+	// DefaultEventBytes is the byte budget of undelivered messages.
+	DefaultEventBytes = 64 << 20
+	// DefaultSendQueue is how many messages may wait to be written.
+	DefaultSendQueue = 1024
+	// DefaultSendQueueBytes is how many encoded bytes may wait to be written.
+	DefaultSendQueueBytes = 4 << 20
+	// DefaultMaxResponseHeaderBytes bounds the size of the handshake response
+	// head (status line and headers).
+	DefaultMaxResponseHeaderBytes = 64 << 10
+)
+
+// limits is the resolved set of limits of one connection.
+type limits struct {
+	maxMessageSize   int64
+	handshakeTimeout time.Duration
+	closeTimeout     time.Duration
+	writeTimeout     time.Duration
+	eventBuffer      int
+	eventBytes       int64
+	sendQueue        int
+	sendQueueBytes   int64
+	maxResponseHead  int
+	pingInterval     time.Duration
+	pongTimeout      time.Duration
+}
+
+func defaultLimits() limits {
+	return limits{
+		maxMessageSize:   DefaultMaxMessageSize,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		closeTimeout:     DefaultCloseTimeout,
+		writeTimeout:     DefaultWriteTimeout,
+		eventBuffer:      DefaultEventBuffer,
+		eventBytes:       DefaultEventBytes,
+		sendQueue:        DefaultSendQueue,
+		sendQueueBytes:   DefaultSendQueueBytes,
+		maxResponseHead:  DefaultMaxResponseHeaderBytes,
+	}
+}
+
+func (l *limits) validate() error {
+	neg := func(name string, v int64) error {
+		if v < 0 {
+			return &ConfigError{Field: "limit", Value: name, Msg: "must not be negative"}
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		n string
+		v int64
+	}{
+		{"MaxMessageSize", l.maxMessageSize},
+		{"HandshakeTimeout", int64(l.handshakeTimeout)},
+		{"CloseTimeout", int64(l.closeTimeout)},
+		{"WriteTimeout", int64(l.writeTimeout)},
+		{"EventBytes", l.eventBytes},
+		{"SendQueueBytes", l.sendQueueBytes},
+		{"PingInterval", int64(l.pingInterval)},
+		{"PongTimeout", int64(l.pongTimeout)},
+	} {
+		if err := neg(c.n, c.v); err != nil {
+			return err
+		}
+	}
+	if l.eventBuffer < 1 {
+		return &ConfigError{Field: "limit", Value: "EventBuffer", Msg: "must be at least 1"}
+	}
+	if l.sendQueue < 1 {
+		return &ConfigError{Field: "limit", Value: "SendQueue", Msg: "must be at least 1"}
+	}
+	if l.maxResponseHead < 256 {
+		return &ConfigError{Field: "limit", Value: "MaxResponseHeaderBytes", Msg: "must be at least 256"}
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package wsactor
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+)
+
+// frameReader reads frames from the socket. Headers are parsed in place in
+// its buffer; payloads are copied out of the buffer or, when the buffer is
+// empty and the destination is large, read from the socket straight into the
+// destination (the slice the receiver will own). Only the actor goroutine
+// touches it.
+type frameReader struct {
+	nc   net.Conn
+	buf  []byte
+	r, w int
+	// onTimeout is called when a read hits its deadline; it returns nil to
+	// retry the read (keepalive ping sent, deadline moved) or the error that
+	// ends the connection.
+	onTimeout func(error) error
+}
+
+const readBufSize = 4096
+
+// frameHeader is a parsed frame header (RFC 6455 5.2).
+type frameHeader struct {
+	fin    bool
+	rsv    byte
+	op     byte
+	masked bool
+	length int64
+}
+
+func (f *frameReader) buffered() int { return f.w - f.r }
+
+// readMore reads once from the socket into the free part of the buffer.
+func (f *frameReader) readMore() error {
+	if f.buf == nil {
+		f.buf = make([]byte, readBufSize)
+	}
+	if f.r == f.w {
+		f.r, f.w = 0, 0
+	} else if f.w == len(f.buf) {
+		n := copy(f.buf, f.buf[f.r:f.w])
+		f.r, f.w = 0, n
+	}
+	for {
+		n, err := f.nc.Read(f.buf[f.w:])
+		f.w += n
+		if n > 0 {
+			return nil
+		}
+		if err == nil {
+			continue
+		}
+		if err = f.timeout(err); err != nil {
+			return err
+		}
+	}
+}
+
+func (f *frameReader) timeout(err error) error {
+	if ne, ok := err.(net.Error); ok && ne.Timeout() && f.onTimeout != nil {
+		return f.onTimeout(err)
+	}
+	return err
+}
+
+// fill makes at least n (<= readBufSize) bytes available.
+func (f *frameReader) fill(n int) error {
+	for f.w-f.r < n {
+		if f.r > 0 && len(f.buf)-f.r < n {
+			m := copy(f.buf, f.buf[f.r:f.w])
+			f.r, f.w = 0, m
+		}
+		if err := f.readMore(); err != nil {
+			if err == io.EOF && f.w > f.r {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// header reads and parses the next frame header.
+func (f *frameReader) header(h *frameHeader) error {
+	if err := f.fill(2); err != nil {
+		return err
+	}
+	b0, b1 := f.buf[f.r], f.buf[f.r+1]
+	need := 2
+	switch b1 & 0x7f {
+	case 126:
+		need += 2
+	case 127:
+		need += 8
+	}
+	if b1&0x80 != 0 {
+		need += 4
+	}
+	if err := f.fill(need); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	p := f.buf[f.r : f.r+need]
+	h.fin = b0&0x80 != 0
+	h.rsv = (b0 >> 4) & 0x7
+	h.op = b0 & 0x0f
+	h.masked = b1&0x80 != 0
+	switch l := b1 & 0x7f; l {
+	case 126:
+		h.length = int64(binary.BigEndian.Uint16(p[2:]))
+	case 127:
+		u := binary.BigEndian.Uint64(p[2:])
+		if u > 1<<63-1 {
+			f.r += need
+			return &ProtocolError{Reason: "frame length has the most significant bit set"}
+		}
+		h.length = int64(u)
+	default:
+		h.length = int64(l)
+	}
+	f.r += need
+	return nil
+}
+
+// read copies up to len(p) payload bytes into p; with an empty buffer and a
+// large p it reads from the socket directly into p.
+func (f *frameReader) read(p []byte) (int, error) {
+	if f.w > f.r {
+		n := copy(p, f.buf[f.r:f.w])
+		f.r += n
+		return n, nil
+	}
+	if len(p) >= readBufSize {
+		for {
+			n, err := f.nc.Read(p)
+			if n > 0 {
+				return n, nil
+			}
+			if err == nil {
+				continue
+			}
+			if err == io.EOF {
+				return 0, io.ErrUnexpectedEOF
+			}
+			if err = f.timeout(err); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := f.readMore(); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	n := copy(p, f.buf[f.r:f.w])
+	f.r += n
+	return n, nil
+}
+
+// readFull fills p.
+func (f *frameReader) readFull(p []byte) error {
+	for len(p) > 0 {
+		n, err := f.read(p)
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+// skip discards n payload bytes.
+func (f *frameReader) skip(n int64) error {
+	for n > 0 {
+		if f.w == f.r {
+			if err := f.readMore(); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return err
+			}
+		}
+		k := int64(f.w - f.r)
+		if k > n {
+			k = n
+		}
+		f.r += int(k)
+		n -= k
+	}
+	return nil
+}

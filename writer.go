@@ -1,0 +1,331 @@
+package wsactor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// writer owns the write side of the socket. Senders encode and mask their
+// frame straight into the pending buffer under mu (the one copy masking
+// needs); a writer goroutine, started only while something is pending and
+// gone when the queue is empty, swaps the buffer out and writes everything
+// queued in one Write call. So an idle connection has no writer goroutine
+// and holds no write buffer, a burst of small messages costs few syscalls,
+// and frames are never interleaved.
+//
+// Order: data frames and the close frame are written in the order they were
+// queued; control frames (pongs) jump ahead of queued data, never into the
+// middle of a frame. Nothing is queued after the close frame.
+type writer struct {
+	c  *Conn
+	mu sync.Mutex
+	nc net.Conn
+
+	buf   *wbuf // pending frames (data and close), nil when empty
+	ctrl  *wbuf // pending pongs and pings
+	count int   // messages in buf
+
+	active      bool          // a writer goroutine is running
+	closed      bool          // no more data frames: not open yet, close queued or dead
+	opened      bool          // open() was called
+	closeQueued bool          // the close frame is in buf (or written)
+	closeIn     bool          // the close frame is part of the batch being written
+	sentCode    StatusCode    // code of the close frame we queued
+	sentReason  string
+	written     chan struct{} // closed once the close frame has been written
+	dead        error         // a write failed or the connection ended
+	space       chan struct{} // closed when room frees up; nil if nobody waits
+
+	wg sync.WaitGroup
+}
+
+type wbuf struct{ b []byte }
+
+// wbufPool holds write buffers of idle connections. Buffers that grew past
+// maxPooledBuf are dropped instead of pooled, so a single large message does
+// not pin memory.
+var wbufPool = sync.Pool{New: func() any { return &wbuf{b: make([]byte, 0, 4096)} }}
+
+const maxPooledBuf = 256 << 10
+
+func putWbuf(b *wbuf) {
+	if b != nil && cap(b.b) <= maxPooledBuf {
+		b.b = b.b[:0]
+		wbufPool.Put(b)
+	}
+}
+
+func (w *writer) init(c *Conn) {
+	w.c = c
+	w.closed = true
+	w.written = make(chan struct{})
+}
+
+// open attaches the socket and starts accepting data frames.
+func (w *writer) open(nc net.Conn, acceptData bool) {
+	w.mu.Lock()
+	w.nc = nc
+	w.opened = true
+	w.closed = !acceptData || w.closeQueued
+	if w.closeQueued {
+		w.appendCloseLocked() // Close was called during the handshake
+	}
+	w.mu.Unlock()
+}
+
+// frameSize is the encoded size of a client frame with an n-byte payload.
+func frameSize(n int) int {
+	switch {
+	case n <= 125:
+		return 6 + n
+	case n <= 0xffff:
+		return 8 + n
+	}
+	return 14 + n
+}
+
+// appendFrame appends a masked, final frame with opcode op and payload p.
+func appendFrame(dst []byte, op byte, p []byte) []byte {
+	n := len(p)
+	switch {
+	case n <= 125:
+		dst = append(dst, 0x80|op, 0x80|byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 0x80|op, 0x80|126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x80|op, 0x80|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	key := maskKey()
+	dst = append(dst, key[:]...)
+	start := len(dst)
+	dst = append(dst, p...)
+	ws.Cipher(dst[start:], key, 0)
+	return dst
+}
+
+// enqueue queues one data message. ctx nil with block false is TrySend.
+func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) error {
+	size := frameSize(len(p))
+	lim := &w.c.lim
+	for {
+		w.mu.Lock()
+		if w.closed {
+			w.mu.Unlock()
+			return ErrNotOpen
+		}
+		pending := 0
+		if w.buf != nil {
+			pending = len(w.buf.b)
+		}
+		if w.count == 0 || (w.count < lim.sendQueue && int64(pending+size) <= lim.sendQueueBytes) {
+			if w.buf == nil {
+				w.buf = wbufPool.Get().(*wbuf)
+			}
+			w.buf.b = appendFrame(w.buf.b, op, p)
+			w.count++
+			w.c.stats.msgsOut.Add(1)
+			w.c.stats.bytesOut.Add(uint64(len(p)))
+			w.kickLocked()
+			w.mu.Unlock()
+			return nil
+		}
+		if !block {
+			w.mu.Unlock()
+			return ErrQueueFull
+		}
+		if w.space == nil {
+			w.space = make(chan struct{})
+		}
+		ch := w.space
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// enqueueControl queues a ping or pong; it is dropped once the close frame
+// has been queued (RFC 6455 5.5.1: nothing after close).
+func (w *writer) enqueueControl(op byte, p []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeQueued || w.dead != nil || !w.opened {
+		return
+	}
+	if w.ctrl == nil {
+		w.ctrl = wbufPool.Get().(*wbuf)
+	}
+	w.ctrl.b = appendFrame(w.ctrl.b, op, p)
+	w.kickLocked()
+}
+
+// enqueueClose queues the close frame after everything queued so far. It
+// reports false if a close frame was already queued (only one is ever sent).
+func (w *writer) enqueueClose(code StatusCode, reason string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closeQueued || w.dead != nil {
+		return false
+	}
+	w.closeQueued = true
+	w.sentCode, w.sentReason = code, reason
+	w.closed = true
+	w.wakeLocked()
+	if !w.opened {
+		return true // sent by the actor once the handshake completes
+	}
+	w.appendCloseLocked()
+	return true
+}
+
+func (w *writer) appendCloseLocked() {
+	var body [125]byte
+	binary.BigEndian.PutUint16(body[:], uint16(w.sentCode))
+	n := 2 + copy(body[2:], w.sentReason)
+	if w.buf == nil {
+		w.buf = wbufPool.Get().(*wbuf)
+	}
+	w.buf.b = appendFrame(w.buf.b, byte(ws.OpClose), body[:n])
+	w.kickLocked()
+}
+
+func (w *writer) kickLocked() {
+	if !w.active && w.nc != nil && w.dead == nil {
+		w.active = true
+		w.wg.Add(1)
+		go w.loop()
+	}
+}
+
+func (w *writer) wakeLocked() {
+	if w.space != nil {
+		close(w.space)
+		w.space = nil
+	}
+}
+
+// loop writes everything pending, then exits.
+func (w *writer) loop() {
+	defer w.wg.Done()
+	var out *wbuf
+	for {
+		w.mu.Lock()
+		if out != nil {
+			putWbuf(out)
+			out = nil
+		}
+		if w.dead != nil || (w.buf == nil && w.ctrl == nil) {
+			w.active = false
+			w.mu.Unlock()
+			return
+		}
+		switch {
+		case w.ctrl == nil:
+			out, w.buf = w.buf, nil
+		case w.buf == nil:
+			out, w.ctrl = w.ctrl, nil
+		default:
+			out = w.ctrl
+			out.b = append(out.b, w.buf.b...)
+			putWbuf(w.buf)
+			w.ctrl, w.buf = nil, nil
+		}
+		w.closeIn = w.closeQueued
+		w.count = 0
+		w.wakeLocked()
+		nc := w.nc
+		w.mu.Unlock()
+
+		if wt := w.c.lim.writeTimeout; wt > 0 {
+			_ = nc.SetWriteDeadline(time.Now().Add(wt))
+		}
+		_, err := nc.Write(out.b)
+		w.c.stats.writeCalls.Add(1)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				err = ErrWriteTimeout
+			}
+			w.mu.Lock()
+			if w.dead == nil {
+				w.dead = err
+			}
+			w.closed = true
+			w.wakeLocked()
+			w.active = false
+			w.mu.Unlock()
+			putWbuf(out)
+			w.c.fail(err)
+			return
+		}
+		if w.closeIn {
+			w.mu.Lock()
+			if w.closeIn {
+				w.closeIn = false
+				close(w.written)
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// shutdown stops the writer for good and waits for its goroutine. The
+// socket must already be closed so that a blocked Write returns.
+func (w *writer) shutdown() {
+	w.mu.Lock()
+	if w.dead == nil {
+		w.dead = net.ErrClosed
+	}
+	w.closed = true
+	w.wakeLocked()
+	w.mu.Unlock()
+	w.wg.Wait()
+	w.mu.Lock()
+	putWbuf(w.buf)
+	putWbuf(w.ctrl)
+	w.buf, w.ctrl = nil, nil
+	w.mu.Unlock()
+}
+
+// queued reports the messages and bytes waiting to be written.
+func (w *writer) queued() (int, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	if w.buf != nil {
+		n = len(w.buf.b)
+	}
+	return w.count, n
+}
+
+// Masking keys come from crypto/rand in batches (RFC 6455 10.3: the key
+// must be unpredictable); a pool of batches keeps senders on different
+// connections from contending for one lock.
+type keyBatch struct {
+	b [512]byte
+	i int
+}
+
+var keyPool = sync.Pool{New: func() any { return &keyBatch{i: 512} }}
+
+func maskKey() (k [4]byte) {
+	kb := keyPool.Get().(*keyBatch)
+	if kb.i+4 > len(kb.b) {
+		_, _ = rand.Read(kb.b[:]) // never fails on supported platforms (Go 1.24+)
+		kb.i = 0
+	}
+	copy(k[:], kb.b[kb.i:kb.i+4])
+	kb.i += 4
+	keyPool.Put(kb)
+	return k
+}
