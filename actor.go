@@ -409,10 +409,13 @@ func (a *actor) closeEvent(err error) *Close {
 	switch {
 	case a.failErr != nil:
 		ev.Err = a.failErr
+	case errors.Is(c.localCause(), ErrAborted):
+		ev.Err = ErrAborted
+	case a.closeRecvd:
+		// The peer's close arrived and ours was queued: how TCP ended
+		// afterwards (EOF, reset, timeout) does not matter (RFC 6455 7.1.1).
 	case c.localCause() != nil:
 		ev.Err = c.localCause()
-	case a.closeRecvd && (err == io.EOF || errors.Is(err, ErrCloseTimeout) || errors.Is(err, io.ErrUnexpectedEOF)):
-		// The closing handshake completed; how TCP ended does not matter.
 	case err == io.EOF:
 		ev.Err = io.ErrUnexpectedEOF
 	default:

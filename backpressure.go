@@ -54,7 +54,7 @@ type inflight struct {
 }
 
 func (f *inflight) sync(inChan int) {
-	for f.n > inChan {
+	for f.n > max(inChan, 0) {
 		f.bytes -= f.sizes[f.head]
 		f.head = (f.head + 1) % len(f.sizes)
 		f.n--

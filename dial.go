@@ -59,6 +59,9 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 		ReadBufferSize:  readBufSize,
 		WriteBufferSize: 1024,
 		WrapConn: func(nc net.Conn) net.Conn {
+			if nc == nil { // gobwas/ws wraps even a failed dial
+				return nil
+			}
 			lc = &limitConn{Conn: nc, left: c.lim.maxResponseHead + readBufSize}
 			return lc
 		},

@@ -65,6 +65,13 @@ func startRaw(t testing.TB, handle func(nc net.Conn) error) *rawServer {
 	}()
 	t.Cleanup(func() {
 		ln.Close()
+		// Let the handlers finish their scripts; force them only if stuck.
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(waitFor):
+		}
 		s.mu.Lock()
 		for _, c := range s.conns {
 			c.Close()

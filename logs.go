@@ -203,9 +203,9 @@ func (c *Conn) ClearErrorLogChannels(channels ...string) error {
 	return nil
 }
 
-func strAttr(k, v string) slog.Attr            { return slog.String(k, v) }
-func intAttr(k string, v int64) slog.Attr      { return slog.Int64(k, v) }
-func boolAttr(k string, v bool) slog.Attr      { return slog.Bool(k, v) }
+func strAttr(k, v string) slog.Attr             { return slog.String(k, v) }
+func intAttr(k string, v int64) slog.Attr       { return slog.Int64(k, v) }
+func boolAttr(k string, v bool) slog.Attr       { return slog.Bool(k, v) }
 func codeAttr(k string, v StatusCode) slog.Attr { return slog.Int(k, int(v)) }
 func errAttr(err error) slog.Attr {
 	if err == nil {

@@ -4,7 +4,7 @@ import "sync/atomic"
 
 type counters struct {
 	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
-	dropped, writeCalls               atomic.Uint64
+	dropped, writeCalls                atomic.Uint64
 }
 
 // Stats is a snapshot of a connection's counters.

@@ -33,12 +33,12 @@ type writer struct {
 	ctrl  *wbuf // pending pongs and pings
 	count int   // messages in buf
 
-	active      bool          // a writer goroutine is running
-	closed      bool          // no more data frames: not open yet, close queued or dead
-	opened      bool          // open() was called
-	closeQueued bool          // the close frame is in buf (or written)
-	closeIn     bool          // the close frame is part of the batch being written
-	sentCode    StatusCode    // code of the close frame we queued
+	active      bool       // a writer goroutine is running
+	closed      bool       // no more data frames: not open yet, close queued or dead
+	opened      bool       // open() was called
+	closeQueued bool       // the close frame is in buf (or written)
+	closeIn     bool       // the close frame is part of the batch being written
+	sentCode    StatusCode // code of the close frame we queued
 	sentReason  string
 	written     chan struct{} // closed once the close frame has been written
 	dead        error         // a write failed or the connection ended
