@@ -1,0 +1,164 @@
+package wsactor_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/gobwas/ws"
+	"github.com/wsactor/wsactor"
+)
+
+// Benchmarks report allocations per message: the targets are none per sent
+// message in steady state and at most one per received message (its
+// payload). Compare runs with benchstat:
+//
+//	go test -run '^$' -bench . -count 6 > new.txt && benchstat old.txt new.txt
+//
+// The in-process peers below do not allocate per message, so allocs/op is
+// the client's.
+
+// BenchmarkSend measures Send into a server that only reads.
+func BenchmarkSend(b *testing.B) {
+	for _, size := range []int{16, 1024, 64 << 10} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			url := startRaw(b, func(nc net.Conn) error {
+				if err := upgrade(nc, ws.Upgrader{}); err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, nc)
+				return nil
+			}).URL()
+			c, err := wsactor.Dial(context.Background(), url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			<-c.Events() // Open
+			p := bytes.Repeat([]byte("x"), size)
+			ctx := context.Background()
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := c.SendBinary(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			st := c.Stats()
+			b.ReportMetric(float64(st.MessagesOut)/float64(max(st.WriteCalls, 1)), "msgs/write")
+			c.Abort()
+			c.Wait()
+		})
+	}
+}
+
+// BenchmarkReceive measures server push: a peer writes pre-encoded frames
+// as fast as the client takes them; the consumer ranges over Events().
+func BenchmarkReceive(b *testing.B) {
+	for _, size := range []int{16, 1024, 64 << 10} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			var batch []byte
+			for range max(1, (64<<10)/(size+10)) {
+				batch = append(batch, frame(ws.OpBinary, true, bytes.Repeat([]byte("y"), size))...)
+			}
+			url := startRaw(b, func(nc net.Conn) error {
+				if err := upgrade(nc, ws.Upgrader{}); err != nil {
+					return err
+				}
+				for {
+					if _, err := nc.Write(batch); err != nil {
+						return nil
+					}
+				}
+			}).URL()
+			c, err := wsactor.Dial(context.Background(), url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			<-c.Events() // Open
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, ok := (<-c.Events()).(*wsactor.Message); !ok {
+					b.Fatal("not a message")
+				}
+			}
+			b.StopTimer()
+			c.Abort()
+			for range c.Events() {
+			}
+		})
+	}
+}
+
+// BenchmarkEcho measures sequential round trips against an in-process echo
+// peer (latency-bound: one message in flight).
+func BenchmarkEcho(b *testing.B) {
+	for _, size := range []int{16, 1024, 64 << 10} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			url := startRaw(b, func(nc net.Conn) error {
+				if err := upgrade(nc, ws.Upgrader{}); err != nil {
+					return err
+				}
+				br := bufio.NewReaderSize(nc, 128<<10)
+				payload := make([]byte, 0, 64<<10)
+				var out []byte
+				for {
+					h, err := ws.ReadHeader(br)
+					if err != nil {
+						return nil
+					}
+					payload = payload[:h.Length]
+					if _, err := io.ReadFull(br, payload); err != nil {
+						return nil
+					}
+					if h.OpCode == ws.OpClose {
+						return nil
+					}
+					ws.Cipher(payload, h.Mask, 0)
+					out = append(out[:0], 0x80|byte(h.OpCode))
+					switch n := len(payload); {
+					case n <= 125:
+						out = append(out, byte(n))
+					case n <= 0xffff:
+						out = append(out, 126, byte(n>>8), byte(n))
+					default:
+						out = append(out, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+					}
+					out = append(out, payload...)
+					if _, err := nc.Write(out); err != nil {
+						return nil
+					}
+				}
+			}).URL()
+			c, err := wsactor.Dial(context.Background(), url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			<-c.Events() // Open
+			p := bytes.Repeat([]byte("z"), size)
+			ctx := context.Background()
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := c.SendBinary(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+				if _, ok := (<-c.Events()).(*wsactor.Message); !ok {
+					b.Fatal("not a message")
+				}
+			}
+			b.StopTimer()
+			c.Abort()
+			for range c.Events() {
+			}
+		})
+	}
+}
