@@ -100,6 +100,10 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 			_ = nc.Close()
 		}
 		if statusErr != nil {
+			if c.logs.on(logHTTP) {
+				c.logs.alog(logHTTP, "handshake rejected", intAttr("status", int64(statusErr.StatusCode)),
+					intAttr("body_bytes", int64(len(statusErr.Body))))
+			}
 			return nil, statusErr
 		}
 		return nil, classifyDialError(err)
@@ -116,6 +120,11 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	}
 	res.nc = nc
 	res.protocol = hs.Protocol
+	if c.logs.on(logDebugHandshake) {
+		c.logs.alog(logDebugHandshake, "opening handshake complete", strAttr("status", "101"),
+			strAttr("protocol", hs.Protocol), intAttr("headers", int64(len(res.header))),
+			intAttr("buffered", int64(len(res.buffered))))
+	}
 	for _, e := range hs.Extensions {
 		res.extensions = append(res.extensions, string(e.Name))
 	}
