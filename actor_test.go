@@ -48,7 +48,6 @@ func dialOpen(t *testing.T, url string, opts ...wsactor.Option) *wsactor.Conn {
 // TestCloseTable has one case per row of the close table (contract 6).
 func TestCloseTable(t *testing.T) {
 	t.Parallel()
-	var pe *wsactor.ProtocolError
 	cases := []struct {
 		name      string
 		opts      []wsactor.Option
@@ -138,7 +137,10 @@ func TestCloseTable(t *testing.T) {
 				return expectClose(br, 1002)
 			},
 			code: 1006, sent: 1002,
-			cause: func(err error) bool { return errors.As(err, &pe) && strings.Contains(pe.Reason, "opcode") },
+			cause: func(err error) bool {
+				var pe *wsactor.ProtocolError
+				return errors.As(err, &pe) && strings.Contains(pe.Reason, "opcode")
+			},
 		},
 		{
 			name: "peer close with invalid code",
@@ -149,7 +151,10 @@ func TestCloseTable(t *testing.T) {
 				return expectClose(br, 1002)
 			},
 			code: 1002, sent: 1002,
-			cause: func(err error) bool { return errors.As(err, &pe) && strings.Contains(pe.Reason, "close code") },
+			cause: func(err error) bool {
+				var pe *wsactor.ProtocolError
+				return errors.As(err, &pe) && strings.Contains(pe.Reason, "close code")
+			},
 		},
 	}
 	for _, tc := range cases {
@@ -210,7 +215,6 @@ func TestHandshakeFailures(t *testing.T) {
 	}}
 	dnsDial := wsactor.WithNetDial((&net.Dialer{Resolver: noDNS}).DialContext)
 
-	var he *wsactor.HandshakeError
 	cases := []struct {
 		name  string
 		url   string
@@ -234,11 +238,13 @@ func TestHandshakeFailures(t *testing.T) {
 			return errors.Is(err, wsactor.ErrTLS) && errors.As(err, &hn)
 		}},
 		{name: "tls ok, non-101", url: wssURL, opts: []wsactor.Option{wsactor.WithTLSConfig(&tls.Config{RootCAs: roots})}, check: func(err error) bool {
+			var he *wsactor.HandshakeError
 			return errors.As(err, &he) && he.StatusCode == 404
 		}},
 		{name: "non-101 with headers and body", url: raw(func(string) string {
 			return "HTTP/1.1 403 Forbidden\r\nX-Why: denied\r\nContent-Length: 2000\r\n\r\n" + strings.Repeat("b", 2000)
 		}), check: func(err error) bool {
+			var he *wsactor.HandshakeError
 			return errors.As(err, &he) && he.StatusCode == 403 && he.Header.Get("X-Why") == "denied" && len(he.Body) == 1024
 		}},
 		{name: "bad accept", url: raw(func(string) string { return response101("AAAAAAAAAAAAAAAAAAAAAAAAAAA=") }), check: func(err error) bool {
