@@ -110,8 +110,17 @@ func (c *Conn) run(ctx context.Context) {
 	if c.lim.pingInterval > 0 {
 		a.armKeepalive()
 	}
-	err = a.loop()
-	c.finish(a.closeEvent(err))
+	// The read loop continues on a fresh goroutine: the handshake (DNS,
+	// TLS, HTTP parsing) grew this one's stack, and an idle connection
+	// should not keep that stack for its whole life.
+	c.mu.Lock()
+	c.live++
+	c.mu.Unlock()
+	c.group.Go(func() error {
+		c.finish(a.closeEvent(a.loop()))
+		return nil
+	})
+	c.exitMember()
 }
 
 // loop reads frames until the connection ends and returns the reason the
@@ -121,6 +130,10 @@ func (a *actor) loop() error {
 	var h frameHeader
 	for {
 		if err := a.rd.header(&h); err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				return a.failWith(StatusProtocolError, pe)
+			}
 			return err
 		}
 		if a.pingOut {

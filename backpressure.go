@@ -91,7 +91,14 @@ func (a *actor) deliverMessage(m *Message) error {
 	for {
 		n := len(c.events)
 		f.sync(n)
-		fits := n < cap(c.events) && (n == 0 || f.bytes+size <= budget)
+		// The lossy policies never use the channel's last slot: it is kept
+		// for the terminal event, so ending never drops a message that the
+		// policy chose to keep.
+		limit := cap(c.events)
+		if c.cfg.policy != Block {
+			limit--
+		}
+		fits := n < limit && (n == 0 || f.bytes+size <= budget)
 		if fits {
 			c.events <- m // never blocks: the actor is the only sender
 			f.push(size, cap(c.events))
@@ -110,6 +117,7 @@ func (a *actor) deliverMessage(m *Message) error {
 			}
 			continue
 		case Disconnect:
+			c.stats.dropped.Add(1) // counted in, never delivered
 			return a.failWith(StatusPolicyViolation, ErrSlowConsumer)
 		}
 		// Block.
@@ -163,10 +171,11 @@ func (c *Conn) isStopped() bool {
 	}
 }
 
-// deliverTerminal puts the terminal event in the channel. If the consumer
-// is not keeping up and Close or Abort was called (or a lossy policy is
-// set), the oldest undelivered events are dropped to make room, so the
-// connection always ends: nothing outlives Close.
+// deliverTerminal puts the terminal event in the channel. Under the lossy
+// policies its slot is reserved. Under Block, if the consumer is not keeping
+// up and Close or Abort was called, the oldest undelivered events are
+// dropped to make room, so the connection always ends: nothing outlives
+// Close.
 func (c *Conn) deliverTerminal(ev Event) {
 	for {
 		select {
@@ -174,7 +183,7 @@ func (c *Conn) deliverTerminal(ev Event) {
 			return
 		default:
 		}
-		if c.isStopped() || c.cfg.policy != Block {
+		if c.isStopped() {
 			select {
 			case <-c.events:
 				c.stats.dropped.Add(1)

@@ -100,7 +100,7 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 		url:    u,
 		cfg:    cfg,
 		lim:    cfg.lim,
-		events: make(chan Event, cfg.lim.eventBuffer),
+		events: make(chan Event, cfg.lim.eventBuffer+1), // +1: see deliverMessage
 		done:   make(chan struct{}),
 		opened: make(chan struct{}),
 		stop:   make(chan struct{}),

@@ -85,7 +85,9 @@ func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.lim.c
 // write that times out fails the connection with ErrWriteTimeout.
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.lim.writeTimeout = d } }
 
-// WithEventBuffer sets the capacity of the Events() channel (default 256).
+// WithEventBuffer sets how many events the Events() channel holds (default
+// 64). The channel has one more slot, kept for the terminal event; under the
+// Block policy a message may take it too.
 func WithEventBuffer(n int) Option { return func(c *config) { c.lim.eventBuffer = n } }
 
 // WithEventBytes sets the byte budget of messages delivered to the channel
