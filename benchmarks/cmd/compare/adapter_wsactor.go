@@ -1,0 +1,78 @@
+//go:build !nowsactor
+
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/wsactor/wsactor"
+)
+
+// wsactor: wsactor.Dial, c.Send(ctx, Binary, p) to send, and a
+// `for ev := range c.Events()` loop with a type switch to receive.
+// Default options except the max message size (16 MiB, like the others).
+func init() {
+	register(Adapter{Name: "wsactor", Dial: func(ctx context.Context, url string) (Conn, error) {
+		c, err := wsactor.Dial(ctx, url, wsactor.WithMaxMessageSize(maxMessageSize))
+		if err != nil {
+			if c != nil {
+				c.Abort()
+			}
+			return nil, err
+		}
+		return &wsactorConn{c: c, ctx: context.Background()}, nil
+	}})
+}
+
+type wsactorConn struct {
+	c   *wsactor.Conn
+	ctx context.Context
+}
+
+func (w *wsactorConn) Write(p []byte) error { return w.c.Send(w.ctx, wsactor.Binary, p) }
+
+func (w *wsactorConn) Run(fn func(p []byte) bool) error {
+	for ev := range w.c.Events() {
+		switch e := ev.(type) {
+		case *wsactor.Message:
+			if !fn(e.Data) {
+				w.Close()
+				return nil
+			}
+		case *wsactor.Close:
+			if e.Code == wsactor.StatusNormalClosure || e.Clean {
+				return nil
+			}
+			if e.Err != nil {
+				return e.Err
+			}
+			return &closeCodeError{code: int(e.Code), reason: e.Reason}
+		case *wsactor.Error:
+			return e.Err
+		}
+	}
+	return nil
+}
+
+// Close starts the closing handshake and keeps draining Events in the
+// background (bounded by the library's close timeout, or 10 s then Abort) so
+// the actor is never blocked on a full event channel.
+func (w *wsactorConn) Close() {
+	_ = w.c.Close(wsactor.StatusNormalClosure, "")
+	go func() {
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case _, ok := <-w.c.Events():
+				if !ok {
+					return
+				}
+			case <-t.C:
+				w.c.Abort()
+				return
+			}
+		}
+	}()
+}
