@@ -292,7 +292,11 @@ func (a *actor) readPayload(n int64, fin bool) error {
 	}
 	for n > 0 {
 		if len(a.msg) == cap(a.msg) {
-			want := len(a.msg) + int(min(n, max(growStep, int64(len(a.msg)))))
+			// Grow geometrically over the whole message (fragments of a few
+			// bytes must not copy it per fragment) but never past twice what
+			// has arrived plus one step, nor past MaxMessageSize.
+			have := int64(len(a.msg))
+			want := len(a.msg) + int(min(max(min(n, growStep), have), a.c.lim.maxMessageSize-have))
 			nb := make([]byte, len(a.msg), want)
 			copy(nb, a.msg)
 			a.msg = nb
