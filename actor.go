@@ -451,9 +451,7 @@ func (c *Conn) finish(ev Event) {
 	nc := c.nc
 	c.mu.Unlock()
 	if nc != nil {
-		if cl, ok := ev.(*Close); ok && cl.Sent != 0 && cl.Err == nil {
-			c.awaitCloseWritten()
-		} else if ok && cl.Sent != 0 {
+		if cl, ok := ev.(*Close); ok && cl.Sent != 0 {
 			c.awaitCloseWritten()
 		}
 		_ = nc.Close()

@@ -672,7 +672,7 @@ func TestCloseSemantics(t *testing.T) {
 		c := dialOpen(t, url, wsactor.WithEventBuffer(4))
 		// Wait until the actor is blocked on the full channel.
 		for c.Stats().EventsQueue < 4 {
-			runtimeGosched()
+			pollPause()
 		}
 		_ = c.Close(1000, "")
 		select {
@@ -917,7 +917,7 @@ func TestSendErrors(t *testing.T) {
 
 var goschedCount atomic.Int64
 
-func runtimeGosched() {
+func pollPause() {
 	goschedCount.Add(1)
 	time.Sleep(time.Millisecond) // polling a counter, not waiting for an event
 }

@@ -70,7 +70,7 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 		return nil, err
 	}
 	if cfg.header != nil {
-		if cfg.header, err = validateHeader(cfg.header, cfg.host != ""); err != nil {
+		if cfg.header, err = validateHeader(cfg.header); err != nil {
 			return nil, err
 		}
 	}

@@ -183,7 +183,7 @@ func isToken(s string) bool {
 	return true
 }
 
-func validateHeader(h http.Header, hostSet bool) (http.Header, error) {
+func validateHeader(h http.Header) (http.Header, error) {
 	out := make(http.Header, len(h))
 	for k, vs := range h {
 		if !isToken(k) {
@@ -203,7 +203,6 @@ func validateHeader(h http.Header, hostSet bool) (http.Header, error) {
 		}
 		out[ck] = append(out[ck], vs...)
 	}
-	_ = hostSet
 	return out, nil
 }
 
