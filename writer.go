@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -28,6 +29,7 @@ type writer struct {
 	c  *Conn
 	mu sync.Mutex
 	nc net.Conn
+	rc syscall.RawConn // nc's raw socket for inline writes; nil for TLS and wrappers
 
 	buf   *wbuf // pending frames (data and close), nil when empty
 	ctrl  *wbuf // pending pongs and pings
@@ -43,6 +45,7 @@ type writer struct {
 	written     chan struct{} // closed once the close frame has been written
 	dead        error         // a write failed or the connection ended
 	space       chan struct{} // closed when room frees up; nil if nobody waits
+	lastSend    time.Duration // when the last Send returned (sinceStart)
 
 	wg sync.WaitGroup
 }
@@ -73,6 +76,7 @@ func (w *writer) init(c *Conn) {
 func (w *writer) open(nc net.Conn, acceptData bool) {
 	w.mu.Lock()
 	w.nc = nc
+	w.rc = rawConnOf(nc)
 	w.opened = true
 	w.closed = !acceptData || w.closeQueued
 	if w.closeQueued {
@@ -126,6 +130,10 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 		if w.buf != nil {
 			pending = len(w.buf.b)
 		}
+		if w.rc != nil && w.buf == nil && w.ctrl == nil && !w.active && w.dead == nil &&
+			sinceStart()-w.lastSend > inlineGap {
+			return w.writeInline(op, p) // unlocks
+		}
 		if w.count == 0 || (w.count < lim.sendQueue && int64(pending+size) <= lim.sendQueueBytes) {
 			if w.buf == nil {
 				w.buf = wbufPool.Get().(*wbuf)
@@ -135,6 +143,7 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 			w.c.stats.msgsOut.Add(1)
 			w.c.stats.bytesOut.Add(uint64(len(p)))
 			w.kickLocked()
+			w.lastSend = sinceStart()
 			w.mu.Unlock()
 			return nil
 		}
@@ -153,6 +162,81 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 			return ctx.Err()
 		}
 	}
+}
+
+// inlineGap is how long the connection must have been quiet for Send to
+// write its frame itself instead of handing it to a writer goroutine. A
+// lone message (a request, a sequential echo) then costs one Write and no
+// goroutine hand-off; back-to-back Sends (a burst, a pipeline) still queue
+// behind the writer and leave in one coalesced Write.
+const inlineGap = 2 * time.Microsecond
+
+var processStart = time.Now()
+
+func sinceStart() time.Duration { return time.Since(processStart) }
+
+// writeInline writes one frame from the caller's goroutine, which holds the
+// writer role (active) meanwhile. w.mu is held on entry and released.
+func (w *writer) writeInline(op byte, p []byte) error {
+	w.active = true
+	out := wbufPool.Get().(*wbuf)
+	out.b = appendFrame(out.b[:0], op, p)
+	w.c.stats.msgsOut.Add(1)
+	w.c.stats.bytesOut.Add(uint64(len(p)))
+	rc := w.rc
+	w.mu.Unlock()
+
+	n, err := tryWrite(rc, out.b)
+	w.c.stats.writeCalls.Add(1)
+
+	w.mu.Lock()
+	w.lastSend = sinceStart()
+	w.active = false
+	if err == nil && n < len(out.b) {
+		// The socket is full: the rest goes first in the queue, to the
+		// writer goroutine, which waits for the socket (Send does not).
+		out.b = out.b[:copy(out.b, out.b[n:])]
+		if w.buf != nil {
+			out.b = append(out.b, w.buf.b...)
+			putWbuf(w.buf)
+		}
+		w.buf = out
+		w.count++
+		w.kickLocked()
+		w.mu.Unlock()
+		return nil
+	}
+	putWbuf(out)
+	if err != nil {
+		// The frame was accepted (counted) but the connection failed; the
+		// terminal event reports why, as for a queued frame.
+		if w.dead == nil {
+			w.dead = err
+		}
+		w.closed = true
+		w.wakeLocked()
+		w.mu.Unlock()
+		w.c.fail(err) // takes c.mu: never while holding w.mu
+		return nil
+	}
+	if w.buf != nil || w.ctrl != nil {
+		w.kickLocked() // others queued while we wrote
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// write sends one batch with the write timeout.
+func (w *writer) write(nc net.Conn, out *wbuf) error {
+	if wt := w.c.lim.writeTimeout; wt > 0 {
+		_ = nc.SetWriteDeadline(time.Now().Add(wt))
+	}
+	_, err := nc.Write(out.b)
+	w.c.stats.writeCalls.Add(1)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = ErrWriteTimeout
+	}
+	return err
 }
 
 // enqueueControl queues a ping or pong; it is dropped once the close frame
@@ -247,15 +331,7 @@ func (w *writer) loop() {
 		nc := w.nc
 		w.mu.Unlock()
 
-		if wt := w.c.lim.writeTimeout; wt > 0 {
-			_ = nc.SetWriteDeadline(time.Now().Add(wt))
-		}
-		_, err := nc.Write(out.b)
-		w.c.stats.writeCalls.Add(1)
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				err = ErrWriteTimeout
-			}
+		if err := w.write(nc, out); err != nil {
 			w.mu.Lock()
 			if w.dead == nil {
 				w.dead = err
