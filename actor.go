@@ -32,6 +32,7 @@ type actor struct {
 	inMsg   bool
 	msgType MessageType
 	msg     []byte
+	msgBuf  *pooledBuf // a.msg's pool handle
 	u8      utf8Stream
 
 	ctrl [125]byte // control frame payloads
@@ -45,6 +46,7 @@ type actor struct {
 
 	pingOut bool // keepalive ping outstanding
 	alloc   payloadAlloc
+	batch   []*Message // parsed, not yet handed over (see queue)
 	flight  inflight
 
 	badPeerClose bool // the peer's close frame had an invalid code
@@ -93,7 +95,11 @@ func (c *Conn) run(ctx context.Context) {
 
 	a := &actor{c: c}
 	a.rd.nc = hr.nc
+	if a.rd.raw = newRawIO(rawConnOf(hr.nc)); a.rd.raw != nil {
+		a.rd.raw.get, a.rd.raw.release = a.rd.getBuf, a.rd.releaseBuf
+	}
 	a.rd.onTimeout = a.onTimeout
+	a.rd.beforeRead = a.flush
 	if len(hr.buffered) > 0 {
 		// Frames the server wrote right after the 101 (contract 12).
 		a.rd.buf = make([]byte, max(readBufSize, len(hr.buffered)))
@@ -117,7 +123,9 @@ func (c *Conn) run(ctx context.Context) {
 	c.live++
 	c.mu.Unlock()
 	c.group.Go(func() error {
-		c.finish(a.closeEvent(a.loop()))
+		err := a.loop()
+		_ = a.flush() // messages that arrived before the end are delivered
+		c.finish(a.closeEvent(err))
 		return nil
 	})
 	c.exitMember()
@@ -242,7 +250,7 @@ func (a *actor) data(h *frameHeader) error {
 	if h.op != opContinuation {
 		a.inMsg = true
 		a.msgType = MessageType(h.op)
-		a.msg = nil
+		a.msg, a.msgBuf = nil, nil
 		a.u8.reset()
 	}
 	total := int64(len(a.msg)) + h.length
@@ -260,11 +268,11 @@ func (a *actor) data(h *frameHeader) error {
 		return a.failWith(StatusInvalidFramePayloadData, ErrInvalidUTF8)
 	}
 	m := a.alloc.message()
-	m.conn, m.Type, m.Data = c, a.msgType, a.msg
+	m.conn, m.Type, m.Data, m.buf = c, a.msgType, a.msg, a.msgBuf
 	if m.Data == nil {
 		m.Data = []byte{}
 	}
-	a.msg = nil
+	a.msg, a.msgBuf = nil, nil
 	c.stats.msgsIn.Add(1)
 	c.stats.bytesIn.Add(uint64(len(m.Data)))
 	if c.logs.on(logMessageHeader) {
@@ -273,7 +281,7 @@ func (a *actor) data(h *frameHeader) error {
 	if c.logs.on(logMessagePayload) {
 		c.logs.alog(logMessagePayload, "message payload", strAttr("payload", payloadString(m.Data)))
 	}
-	return a.deliverMessage(m)
+	return a.queue(m)
 }
 
 // growStep is how far beyond the bytes that have arrived the message buffer
@@ -288,7 +296,11 @@ func (a *actor) readPayload(n int64, fin bool) error {
 		return nil
 	}
 	if a.msg == nil && fin {
-		a.msg = a.alloc.payload(int(min(n, growStep)))
+		if n > smallMax && n <= growStep {
+			a.msg, a.msgBuf = pooledPayload(int(n))
+		} else {
+			a.msg = a.alloc.payload(int(min(n, growStep)))
+		}
 	}
 	for n > 0 {
 		if len(a.msg) == cap(a.msg) {
@@ -499,3 +511,39 @@ func (c *Conn) exitMember() {
 }
 
 var _ net.Conn = (*limitConn)(nil)
+
+// maxBatch bounds the messages the actor parses before handing them over.
+const maxBatch = 32
+
+// queue hands m to the consumer, batching while more bytes are already
+// buffered: the consumer is then woken once per batch rather than once per
+// message (a wake-up costs more than a small message). The batch is flushed
+// before any socket read, so batching never delays a message while the
+// actor waits for the network.
+func (a *actor) queue(m *Message) error {
+	if a.rd.buffered() > 0 && len(a.batch) < maxBatch {
+		a.batch = append(a.batch, m)
+		return nil
+	}
+	if err := a.flush(); err != nil {
+		a.c.stats.dropped.Add(1) // m too: counted in, never delivered
+		return err
+	}
+	return a.deliverMessage(m)
+}
+
+// flush delivers the batched messages in order.
+func (a *actor) flush() error {
+	for i, m := range a.batch {
+		a.batch[i] = nil
+		if err := a.deliverMessage(m); err != nil {
+			rest := a.batch[i+1:]
+			a.c.stats.dropped.Add(uint64(len(rest))) // counted in, never delivered
+			clear(rest)
+			a.batch = a.batch[:0]
+			return err
+		}
+	}
+	a.batch = a.batch[:0]
+	return nil
+}

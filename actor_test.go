@@ -921,3 +921,48 @@ func pollPause() {
 	goschedCount.Add(1)
 	time.Sleep(time.Millisecond) // polling a counter, not waiting for an event
 }
+
+// TestMessageRelease: released payloads are reused for later messages, and
+// a payload that was not released is never touched again.
+func TestMessageRelease(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	payload := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 600+i%3000) }
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		for i := range n {
+			if _, err := nc.Write(frame(ws.OpBinary, true, payload(i))); err != nil {
+				return err
+			}
+		}
+		if _, err := nc.Write(closeFrame(1000, "")); err != nil {
+			return err
+		}
+		return expectClose(br, 1000)
+	})
+	c := dialOpen(t, url)
+	var kept []*wsactor.Message
+	for i := 0; ; i++ {
+		ev := next(t, c)
+		m, ok := ev.(*wsactor.Message)
+		if !ok {
+			break
+		}
+		if !bytes.Equal(m.Data, payload(i)) {
+			t.Fatalf("message %d corrupted", i)
+		}
+		if i%2 == 0 {
+			m.Release()
+			m.Release() // idempotent
+			if m.Data != nil {
+				t.Fatal("Data not nil after Release")
+			}
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	for j, m := range kept {
+		if !bytes.Equal(m.Data, payload(2*j+1)) {
+			t.Fatalf("kept message %d changed after later messages reused released buffers", 2*j+1)
+		}
+	}
+}

@@ -85,9 +85,11 @@ func BenchmarkReceive(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, ok := (<-c.Events()).(*wsactor.Message); !ok {
+				m, ok := (<-c.Events()).(*wsactor.Message)
+				if !ok {
 					b.Fatal("not a message")
 				}
+				m.Release() // payloads of 512 B..64 KiB go back to the pool
 			}
 			b.StopTimer()
 			c.Abort()
@@ -151,9 +153,11 @@ func BenchmarkEcho(b *testing.B) {
 				if err := c.SendBinary(ctx, p); err != nil {
 					b.Fatal(err)
 				}
-				if _, ok := (<-c.Events()).(*wsactor.Message); !ok {
+				m, ok := (<-c.Events()).(*wsactor.Message)
+				if !ok {
 					b.Fatal("not a message")
 				}
+				m.Release()
 			}
 			b.StopTimer()
 			c.Abort()

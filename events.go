@@ -58,9 +58,11 @@ func (t MessageType) String() string {
 }
 
 // Message is one complete data message (fragments are reassembled).
-// The receiver owns Data; the connection never touches it again.
+// The receiver owns Data; the connection never touches it again unless the
+// receiver calls Release.
 type Message struct {
 	conn *Conn
+	buf  *pooledBuf // Data's pool handle, if it came from a pool
 	Type MessageType
 	Data []byte
 }

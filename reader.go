@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"sync"
 )
 
 // frameReader reads frames from the socket. Headers are parsed in place in
@@ -13,12 +14,17 @@ import (
 // touches it.
 type frameReader struct {
 	nc   net.Conn
+	raw  *rawIO // nc's raw socket (nil for TLS): lets an idle reader drop its buffer
 	buf  []byte
+	arr  *[readBufSize]byte // buf's pooled array, if it came from readBufPool
 	r, w int
 	// onTimeout is called when a read hits its deadline; it returns nil to
 	// retry the read (keepalive ping sent, deadline moved) or the error that
 	// ends the connection.
 	onTimeout func(error) error
+	// beforeRead is called before every socket read, which may block: the
+	// actor hands over the messages it batched.
+	beforeRead func() error
 }
 
 const readBufSize = 4096
@@ -36,8 +42,14 @@ func (f *frameReader) buffered() int { return f.w - f.r }
 
 // readMore reads once from the socket into the free part of the buffer.
 func (f *frameReader) readMore() error {
+	if err := f.beforeRead(); err != nil {
+		return err
+	}
+	if f.r == f.w && f.raw != nil {
+		return f.readIdle()
+	}
 	if f.buf == nil {
-		f.buf = make([]byte, readBufSize)
+		f.getBuf()
 	}
 	if f.r == f.w {
 		f.r, f.w = 0, 0
@@ -57,6 +69,47 @@ func (f *frameReader) readMore() error {
 		if err = f.timeout(err); err != nil {
 			return err
 		}
+	}
+}
+
+// readBufPool holds the read buffers of connections that are waiting for
+// data: a connection with nothing buffered returns its buffer before it
+// parks (readIdle), so thousands of idle connections hold none.
+var readBufPool = sync.Pool{New: func() any { return new([readBufSize]byte) }}
+
+func (f *frameReader) getBuf() []byte {
+	if f.buf == nil {
+		f.arr = readBufPool.Get().(*[readBufSize]byte)
+		f.buf = f.arr[:]
+	}
+	return f.buf
+}
+
+func (f *frameReader) releaseBuf() {
+	if f.arr != nil {
+		readBufPool.Put(f.arr)
+	}
+	f.buf, f.arr = nil, nil
+	f.r, f.w = 0, 0
+}
+
+// readIdle reads into an empty buffer through the raw socket, releasing the
+// buffer whenever the read would block.
+func (f *frameReader) readIdle() error {
+	f.r, f.w = 0, 0
+	for {
+		n, err := f.raw.tryRead()
+		if err != nil {
+			if err = f.timeout(err); err != nil {
+				return err
+			}
+			continue
+		}
+		if n == 0 {
+			return io.EOF
+		}
+		f.w = n
+		return nil
 	}
 }
 
@@ -137,6 +190,9 @@ func (f *frameReader) read(p []byte) (int, error) {
 		return n, nil
 	}
 	if len(p) >= readBufSize {
+		if err := f.beforeRead(); err != nil {
+			return 0, err
+		}
 		for {
 			n, err := f.nc.Read(p)
 			if n > 0 {

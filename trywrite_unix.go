@@ -4,6 +4,7 @@ package wsactor
 
 import (
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -21,32 +22,91 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 	return rc
 }
 
-// tryWrite writes as much of b as the socket takes without waiting. It
-// returns how much was written; n < len(b) with a nil error means the
-// socket buffer is full and the rest must go to the writer goroutine.
-func tryWrite(rc syscall.RawConn, b []byte) (n int, err error) {
-	werr := rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-				return true // full: do not wait here
-			case e != nil:
-				err = e
-				return true
-			case m <= 0:
-				return true
-			}
-		}
-		return true
-	})
-	if err == nil {
-		err = werr
+// rawIO runs non-blocking reads and writes on a raw socket. Its callbacks
+// are built once per connection so that a call allocates nothing.
+type rawIO struct {
+	rc      syscall.RawConn
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+
+	get     func() []byte // read: the buffer to read into
+	release func()        // read: called before parking on an empty socket
+	out     []byte        // write: what to write
+	n       int
+	err     error
+}
+
+func newRawIO(rc syscall.RawConn) *rawIO {
+	if rc == nil {
+		return nil
 	}
-	return n, err
+	r := &rawIO{rc: rc}
+	r.readFn = r.readOnce
+	r.writeFn = r.writeAll
+	return r
+}
+
+func sysErr(op string, e error) error {
+	return &net.OpError{Op: op, Net: "tcp", Err: os.NewSyscallError(op, e)}
+}
+
+func (r *rawIO) readOnce(fd uintptr) bool {
+	for {
+		m, e := syscall.Read(int(fd), r.get())
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			r.release()
+			return false // park until readable
+		case e != nil:
+			r.err = sysErr("read", e)
+			return true
+		}
+		r.n = m
+		return true
+	}
+}
+
+func (r *rawIO) writeAll(fd uintptr) bool {
+	for r.n < len(r.out) {
+		m, e := syscall.Write(int(fd), r.out[r.n:])
+		if m > 0 {
+			r.n += m
+		}
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return true // full: do not wait here
+		case e != nil:
+			r.err = sysErr("write", e)
+			return true
+		case m <= 0:
+			return true
+		}
+	}
+	return true
+}
+
+// tryRead reads once into get()'s buffer, calling release before parking
+// when the socket is empty, so an idle connection holds no read buffer.
+// n == 0 with a nil error is EOF.
+func (r *rawIO) tryRead() (int, error) {
+	r.n, r.err = 0, nil
+	if err := r.rc.Read(r.readFn); err != nil && r.err == nil {
+		r.err = err
+	}
+	return r.n, r.err
+}
+
+// tryWrite writes as much of b as the socket takes without waiting; n <
+// len(b) with a nil error means the socket buffer is full.
+func (r *rawIO) tryWrite(b []byte) (int, error) {
+	r.out, r.n, r.err = b, 0, nil
+	if err := r.rc.Write(r.writeFn); err != nil && r.err == nil {
+		r.err = err
+	}
+	r.out = nil
+	return r.n, r.err
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -26,10 +25,10 @@ import (
 // queued; control frames (pongs) jump ahead of queued data, never into the
 // middle of a frame. Nothing is queued after the close frame.
 type writer struct {
-	c  *Conn
-	mu sync.Mutex
-	nc net.Conn
-	rc syscall.RawConn // nc's raw socket for inline writes; nil for TLS and wrappers
+	c   *Conn
+	mu  sync.Mutex
+	nc  net.Conn
+	raw *rawIO // nc's raw socket for inline writes; nil for TLS and wrappers
 
 	buf   *wbuf // pending frames (data and close), nil when empty
 	ctrl  *wbuf // pending pongs and pings
@@ -76,7 +75,7 @@ func (w *writer) init(c *Conn) {
 func (w *writer) open(nc net.Conn, acceptData bool) {
 	w.mu.Lock()
 	w.nc = nc
-	w.rc = rawConnOf(nc)
+	w.raw = newRawIO(rawConnOf(nc))
 	w.opened = true
 	w.closed = !acceptData || w.closeQueued
 	if w.closeQueued {
@@ -130,7 +129,7 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 		if w.buf != nil {
 			pending = len(w.buf.b)
 		}
-		if w.rc != nil && w.buf == nil && w.ctrl == nil && !w.active && w.dead == nil &&
+		if w.raw != nil && w.buf == nil && w.ctrl == nil && !w.active && w.dead == nil &&
 			sinceStart()-w.lastSend > inlineGap {
 			return w.writeInline(op, p) // unlocks
 		}
@@ -183,10 +182,10 @@ func (w *writer) writeInline(op byte, p []byte) error {
 	out.b = appendFrame(out.b[:0], op, p)
 	w.c.stats.msgsOut.Add(1)
 	w.c.stats.bytesOut.Add(uint64(len(p)))
-	rc := w.rc
+	raw := w.raw
 	w.mu.Unlock()
 
-	n, err := tryWrite(rc, out.b)
+	n, err := raw.tryWrite(out.b)
 	w.c.stats.writeCalls.Add(1)
 
 	w.mu.Lock()

@@ -10,7 +10,8 @@ import (
 )
 
 // wsactor: wsactor.Dial, c.Send(ctx, Binary, p) to send, and a
-// `for ev := range c.Events()` loop with a type switch to receive.
+// `for ev := range c.Events()` loop with a type switch to receive; each
+// message is released after use, as a throughput-minded user would.
 // Default options except the max message size (16 MiB, like the others).
 func init() {
 	register(Adapter{Name: "wsactor", Dial: func(ctx context.Context, url string) (Conn, error) {
@@ -36,7 +37,9 @@ func (w *wsactorConn) Run(fn func(p []byte) bool) error {
 	for ev := range w.c.Events() {
 		switch e := ev.(type) {
 		case *wsactor.Message:
-			if !fn(e.Data) {
+			more := fn(e.Data)
+			e.Release() // the payload goes back to wsactor's pool (like gws's message.Close)
+			if !more {
 				w.Close()
 				return nil
 			}
