@@ -32,7 +32,7 @@ type actor struct {
 	inMsg   bool
 	msgType MessageType
 	msg     []byte
-	msgBuf  *pooledBuf // a.msg's pool handle
+	cur     *Message // the Message a.msg is being read into, if sized
 	u8      utf8Stream
 
 	ctrl [125]byte // control frame payloads
@@ -250,7 +250,7 @@ func (a *actor) data(h *frameHeader) error {
 	if h.op != opContinuation {
 		a.inMsg = true
 		a.msgType = MessageType(h.op)
-		a.msg, a.msgBuf = nil, nil
+		a.msg, a.cur = nil, nil
 		a.u8.reset()
 	}
 	total := int64(len(a.msg)) + h.length
@@ -267,12 +267,15 @@ func (a *actor) data(h *frameHeader) error {
 	if a.msgType == Text && !a.u8.complete() {
 		return a.failWith(StatusInvalidFramePayloadData, ErrInvalidUTF8)
 	}
-	m := a.alloc.message()
-	m.conn, m.Type, m.Data, m.buf = c, a.msgType, a.msg, a.msgBuf
+	m := a.cur
+	if m == nil {
+		m = a.alloc.plain()
+	}
+	m.conn, m.Type, m.Data = c, a.msgType, a.msg
 	if m.Data == nil {
 		m.Data = []byte{}
 	}
-	a.msg, a.msgBuf = nil, nil
+	a.msg, a.cur = nil, nil
 	c.stats.msgsIn.Add(1)
 	c.stats.bytesIn.Add(uint64(len(m.Data)))
 	if c.logs.on(logMessageHeader) {
@@ -295,12 +298,9 @@ func (a *actor) readPayload(n int64, fin bool) error {
 	if n == 0 {
 		return nil
 	}
-	if a.msg == nil && fin {
-		if n > smallMax && n <= growStep {
-			a.msg, a.msgBuf = pooledPayload(int(n))
-		} else {
-			a.msg = a.alloc.payload(int(min(n, growStep)))
-		}
+	if a.msg == nil && fin && n <= growStep {
+		a.cur = a.alloc.sized(int(n))
+		a.msg = a.cur.own[:0]
 	}
 	for n > 0 {
 		if len(a.msg) == cap(a.msg) {
@@ -532,8 +532,16 @@ func (a *actor) queue(m *Message) error {
 	return a.deliverMessage(m)
 }
 
-// flush delivers the batched messages in order.
+// flush delivers the batched messages in order: as one *Batch event when
+// the connection asked for batches (WithBatchDelivery), else one by one.
 func (a *actor) flush() error {
+	if len(a.batch) > 1 && a.c.cfg.batchDelivery {
+		ms := make([]*Message, len(a.batch)) // the receiver owns the slice
+		copy(ms, a.batch)
+		clear(a.batch)
+		a.batch = a.batch[:0]
+		return a.deliverBatch(ms)
+	}
 	for i, m := range a.batch {
 		a.batch[i] = nil
 		if err := a.deliverMessage(m); err != nil {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -951,11 +952,7 @@ func TestMessageRelease(t *testing.T) {
 			t.Fatalf("message %d corrupted", i)
 		}
 		if i%2 == 0 {
-			m.Release()
-			m.Release() // idempotent
-			if m.Data != nil {
-				t.Fatal("Data not nil after Release")
-			}
+			m.Release() // m must not be used after this
 		} else {
 			kept = append(kept, m)
 		}
@@ -964,5 +961,66 @@ func TestMessageRelease(t *testing.T) {
 		if !bytes.Equal(m.Data, payload(2*j+1)) {
 			t.Fatalf("kept message %d changed after later messages reused released buffers", 2*j+1)
 		}
+	}
+}
+
+// TestBatchDelivery: with WithBatchDelivery a backlog arrives as *Batch
+// events, every message once and in order; callbacks see single messages.
+func TestBatchDelivery(t *testing.T) {
+	t.Parallel()
+	const n = 5000
+	push := func(nc net.Conn, br *bufio.Reader) error {
+		var out []byte
+		for i := range n {
+			out = append(out, frame(ws.OpText, true, []byte(strconv.Itoa(i)))...)
+		}
+		out = append(out, closeFrame(1000, "")...)
+		if _, err := nc.Write(out); err != nil {
+			return err
+		}
+		return expectClose(br, 1000)
+	}
+	c := dialOpen(t, scripted(t, push), wsactor.WithBatchDelivery())
+	var got []string
+	batches := 0
+	for ev := range c.Events() {
+		switch e := ev.(type) {
+		case *wsactor.Message:
+			got = append(got, e.Text())
+		case *wsactor.Batch:
+			batches++
+			if len(e.Messages) < 2 || e.Conn() != c {
+				t.Fatalf("batch of %d", len(e.Messages))
+			}
+			for _, m := range e.Messages {
+				got = append(got, m.Text())
+			}
+		}
+	}
+	if batches == 0 {
+		t.Fatal("no Batch event for a backlog of 5000 messages")
+	}
+	for i := range n {
+		if got[i] != strconv.Itoa(i) {
+			t.Fatalf("message %d = %q", i, got[i])
+		}
+	}
+	if len(got) != n || c.Stats().MessagesIn != n || c.Stats().Dropped != 0 {
+		t.Fatalf("got %d messages, stats %+v", len(got), c.Stats())
+	}
+
+	// Callbacks flatten batches.
+	cb, err := wsactor.New(scripted(t, push), wsactor.WithBatchDelivery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	cb.OnMessage(func(m *wsactor.Message) { seen = append(seen, m.Text()) })
+	if err := cb.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	cb.Wait()
+	if len(seen) != n || seen[n-1] != strconv.Itoa(n-1) {
+		t.Fatalf("callbacks saw %d messages", len(seen))
 	}
 }

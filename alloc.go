@@ -5,30 +5,34 @@ import (
 	"sync"
 )
 
-// payloadAlloc amortises the allocations of received messages. Message
-// structs are carved from slabs, and payloads of small messages from
-// shared chunks (each payload a capacity-limited sub-slice, so appending
-// to one never touches another). A consumer that keeps one small message
-// keeps its slab and chunk alive: at most msgSlab messages and smallChunk
-// bytes, a bounded cost traded for far fewer allocations per message.
+// Allocation of received messages.
+//
+// A single-frame message of up to 64 KiB is built in a Message that owns a
+// buffer of a power-of-two size class (16 B .. 64 KiB). Message.Release
+// puts the Message and its buffer in the class's pool, so a consumer that
+// releases receives without allocating. A consumer that does not release
+// still pays little: when a pool is empty, Message structs are carved from
+// slabs of msgSlab and buffers of 256 B or less from shared chunks of
+// smallChunk bytes (capacity-limited sub-slices, so appending to one never
+// touches another). Keeping one such message keeps its slab and chunk
+// alive: a bounded cost for far fewer allocations. Fragmented and larger
+// messages are grown as their bytes arrive and are not pooled.
 type payloadAlloc struct {
 	msgs  []Message
 	chunk []byte
 }
 
-// Payloads from smallMax to growStep bytes come from size-class pools
-// (powers of two). Message.Release returns them; a message that is never
-// released is simply collected, so releasing is an optimisation, never an
-// obligation.
-type pooledBuf struct{ b []byte }
-
 const (
-	minClassShift = 9  // 512 B
+	msgSlab       = 32
+	smallMax      = 256
+	smallChunk    = 8 << 10
+	minClassShift = 4  // 16 B
 	maxClassShift = 16 // 64 KiB == growStep
 )
 
-var payloadPools [maxClassShift - minClassShift + 1]sync.Pool
+var msgPools [maxClassShift - minClassShift + 1]sync.Pool
 
+// classOf is the index of the smallest class holding n bytes (1 <= n <= 64 KiB).
 func classOf(n int) int {
 	shift := bits.Len(uint(n - 1))
 	if shift < minClassShift {
@@ -37,38 +41,10 @@ func classOf(n int) int {
 	return shift - minClassShift
 }
 
-// pooledPayload returns a buffer of length 0 and capacity >= n (a power of
-// two) and its pool handle.
-func pooledPayload(n int) ([]byte, *pooledBuf) {
-	k := classOf(n)
-	if p, ok := payloadPools[k].Get().(*pooledBuf); ok {
-		return p.b[:0], p
-	}
-	return make([]byte, 0, 1<<(k+minClassShift)), nil // wrapped on Release
-}
+func classSize(k int) int { return 1 << (k + minClassShift) }
 
-// Release gives the message's payload back to the connection's buffer
-// pools. After Release, m.Data is nil and the bytes it held must not be
-// used. Optional: without it the payload is garbage collected as usual. It
-// pays off for messages from 512 B to 64 KiB received at a high rate.
-func (m *Message) Release() {
-	switch {
-	case m.buf != nil:
-		payloadPools[classOf(cap(m.buf.b))].Put(m.buf)
-	case cap(m.Data) >= 1<<minClassShift && cap(m.Data) <= 1<<maxClassShift && cap(m.Data)&(cap(m.Data)-1) == 0:
-		payloadPools[classOf(cap(m.Data))].Put(&pooledBuf{b: m.Data[:cap(m.Data)]})
-	}
-	m.buf = nil
-	m.Data = nil
-}
-
-const (
-	msgSlab    = 32
-	smallMax   = 256
-	smallChunk = 8 << 10
-)
-
-func (p *payloadAlloc) message() *Message {
+// plain returns a Message with no buffer of its own.
+func (p *payloadAlloc) plain() *Message {
 	if len(p.msgs) == 0 {
 		p.msgs = make([]Message, msgSlab)
 	}
@@ -77,15 +53,47 @@ func (p *payloadAlloc) message() *Message {
 	return m
 }
 
-// payload returns an empty slice with capacity n for a payload.
-func (p *payloadAlloc) payload(n int) []byte {
-	if n > smallMax {
-		return make([]byte, 0, n)
+// sized returns a Message owning a buffer of at least n bytes (1 <= n <=
+// 64 KiB), from the pool when one was released.
+func (p *payloadAlloc) sized(n int) *Message {
+	k := classOf(n)
+	if m, ok := msgPools[k].Get().(*Message); ok {
+		m.released = false
+		return m
 	}
-	if len(p.chunk) < n {
-		p.chunk = make([]byte, smallChunk)
+	m := p.plain()
+	size := classSize(k)
+	if size <= smallMax {
+		if len(p.chunk) < size {
+			p.chunk = make([]byte, smallChunk)
+		}
+		m.own = p.chunk[:size:size]
+		p.chunk = p.chunk[size:]
+	} else {
+		m.own = make([]byte, size)
 	}
-	b := p.chunk[:0:n]
-	p.chunk = p.chunk[n:]
-	return b
+	return m
+}
+
+// Release hands the message back to wsactor once the receiver is done with
+// it: its Message struct and payload buffer are reused for a later message.
+// After Release neither m nor the bytes of m.Data may be used, and Release
+// must not be called again on it (the Message may already carry another
+// payload). Calling it is optional (without it the message is garbage
+// collected as usual) and pays off for high message rates.
+func (m *Message) Release() {
+	if m.released {
+		return // a misuse caught only while m is still in the pool
+	}
+	m.Data = nil
+	if m.own == nil {
+		return
+	}
+	k := classOf(cap(m.own))
+	if cap(m.own) != classSize(k) {
+		return
+	}
+	m.released = true
+	m.conn = nil
+	msgPools[k].Put(m)
 }

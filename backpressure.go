@@ -84,8 +84,30 @@ func (c *Conn) deliverOpen(ev *Open) {
 // deliverMessage hands m to the consumer according to the policy. It
 // returns a non-nil error only when the connection must end.
 func (a *actor) deliverMessage(m *Message) error {
+	return a.deliverData(m, int64(len(m.Data)), 1)
+}
+
+// deliverBatch hands over several messages as one *Batch event.
+func (a *actor) deliverBatch(ms []*Message) error {
+	var size int64
+	for _, m := range ms {
+		size += int64(len(m.Data))
+	}
+	return a.deliverData(&Batch{conn: a.c, Messages: ms}, size, len(ms))
+}
+
+// eventMessages is how many messages an undelivered event carries.
+func eventMessages(ev Event) uint64 {
+	if b, ok := ev.(*Batch); ok {
+		return uint64(len(b.Messages))
+	}
+	return 1
+}
+
+// deliverData hands a data event (size payload bytes, count messages) to
+// the consumer according to the policy.
+func (a *actor) deliverData(m Event, size int64, count int) error {
 	c := a.c
-	size := int64(len(m.Data))
 	f := &a.flight
 	budget := c.lim.eventBytes
 	for {
@@ -185,8 +207,8 @@ func (c *Conn) deliverTerminal(ev Event) {
 		}
 		if c.isStopped() {
 			select {
-			case <-c.events:
-				c.stats.dropped.Add(1)
+			case old := <-c.events:
+				c.stats.dropped.Add(eventMessages(old))
 			default:
 			}
 			continue

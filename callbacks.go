@@ -146,6 +146,13 @@ func (c *Conn) dispatch() {
 			runAll(c, s.open, e)
 		case *Message:
 			runAll(c, s.msg, e)
+		case *Batch:
+			for i, m := range e.Messages {
+				if i > 0 {
+					s = c.cb.snapshot() // each message is an event of its own
+				}
+				runAll(c, s.msg, m)
+			}
 		case *Close:
 			runAll(c, s.close, e)
 		case *Error:

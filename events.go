@@ -11,6 +11,7 @@ import (
 //	switch e := ev.(type) {
 //	case *wsactor.Open:
 //	case *wsactor.Message:
+//	case *wsactor.Batch:   // only WithBatchDelivery: several messages
 //	case *wsactor.Close:   // terminal
 //	case *wsactor.Error:   // terminal: the opening handshake failed
 //	}
@@ -61,14 +62,25 @@ func (t MessageType) String() string {
 // The receiver owns Data; the connection never touches it again unless the
 // receiver calls Release.
 type Message struct {
-	conn *Conn
-	buf  *pooledBuf // Data's pool handle, if it came from a pool
-	Type MessageType
-	Data []byte
+	conn     *Conn
+	own      []byte // buffer of the size class Data lives in (nil: none)
+	released bool
+	Type     MessageType
+	Data     []byte
 }
 
 // Text returns the payload as a string (a copy).
 func (m *Message) Text() string { return string(m.Data) }
+
+// Batch carries several consecutive messages in wire order. It is
+// delivered only on connections created WithBatchDelivery, in place of the
+// Message events it holds, when more than one message was ready at once:
+// one channel operation and at most one consumer wake-up for the lot. The
+// receiver owns the slice and the messages.
+type Batch struct {
+	conn     *Conn
+	Messages []*Message
+}
 
 // Close is the terminal event of a connection that was opened.
 type Close struct {
@@ -100,6 +112,8 @@ type Error struct {
 func (e *Open) Conn() *Conn    { return e.conn }
 func (e *Message) Conn() *Conn { return e.conn }
 func (e *Close) Conn() *Conn   { return e.conn }
+func (e *Batch) Conn() *Conn   { return e.conn }
+func (*Batch) event()          {}
 func (e *Error) Conn() *Conn   { return e.conn }
 func (*Open) event()           {}
 func (*Message) event()        {}

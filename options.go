@@ -18,18 +18,19 @@ import (
 type Option func(*config)
 
 type config struct {
-	protocols    []string
-	header       http.Header
-	host         string
-	tlsConfig    *tls.Config
-	netDial      func(ctx context.Context, network, addr string) (net.Conn, error)
-	lim          limits
-	policy       Policy
-	accessLog    []string
-	errorLog     []string
-	errorLogSet  bool
-	logger       *slog.Logger
-	handlerPanic func(any)
+	protocols     []string
+	header        http.Header
+	host          string
+	tlsConfig     *tls.Config
+	netDial       func(ctx context.Context, network, addr string) (net.Conn, error)
+	lim           limits
+	policy        Policy
+	batchDelivery bool
+	accessLog     []string
+	errorLog      []string
+	errorLogSet   bool
+	logger        *slog.Logger
+	handlerPanic  func(any)
 }
 
 // WithProtocols offers subprotocols to the server, in order of preference.
@@ -101,6 +102,13 @@ func WithEventBytes(n int64) Option { return func(c *config) { c.lim.eventBytes 
 func WithSendQueue(messages int, bytes int64) Option {
 	return func(c *config) { c.lim.sendQueue, c.lim.sendQueueBytes = messages, bytes }
 }
+
+// WithBatchDelivery lets the connection deliver a *Batch event holding
+// several messages when more than one is ready at once (a backlog), instead
+// of one Message event each. For consumers of high-rate streams of small
+// messages: it divides the channel operations and wake-ups by up to 32.
+// Callbacks are unaffected (OnMessage runs for each message of a batch).
+func WithBatchDelivery() Option { return func(c *config) { c.batchDelivery = true } }
 
 // WithMaxResponseHeaderBytes bounds the handshake response's status line and
 // headers (default 64 KiB); a larger response fails with ErrResponseTooLarge.

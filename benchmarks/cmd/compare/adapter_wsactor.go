@@ -11,11 +11,12 @@ import (
 
 // wsactor: wsactor.Dial, c.Send(ctx, Binary, p) to send, and a
 // `for ev := range c.Events()` loop with a type switch to receive; each
-// message is released after use, as a throughput-minded user would.
+// message is released after use and backlogs arrive as *Batch events
+// (WithBatchDelivery), as a throughput-minded user would set it up.
 // Default options except the max message size (16 MiB, like the others).
 func init() {
 	register(Adapter{Name: "wsactor", Dial: func(ctx context.Context, url string) (Conn, error) {
-		c, err := wsactor.Dial(ctx, url, wsactor.WithMaxMessageSize(maxMessageSize))
+		c, err := wsactor.Dial(ctx, url, wsactor.WithMaxMessageSize(maxMessageSize), wsactor.WithBatchDelivery())
 		if err != nil {
 			if c != nil {
 				c.Abort()
@@ -42,6 +43,15 @@ func (w *wsactorConn) Run(fn func(p []byte) bool) error {
 			if !more {
 				w.Close()
 				return nil
+			}
+		case *wsactor.Batch: // a backlog, delivered in one event (WithBatchDelivery)
+			for _, m := range e.Messages {
+				more := fn(m.Data)
+				m.Release()
+				if !more {
+					w.Close()
+					return nil
+				}
 			}
 		case *wsactor.Close:
 			if e.Code == wsactor.StatusNormalClosure || e.Clean {
