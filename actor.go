@@ -27,6 +27,7 @@ const (
 type actor struct {
 	c  *Conn
 	rd frameReader
+	h  frameHeader // the frame being handled
 
 	// Message being reassembled.
 	inMsg   bool
@@ -59,6 +60,7 @@ func (c *Conn) run(ctx context.Context) {
 	c.mu.Lock()
 	if c.cancelDial != nil {
 		c.cancelDial()
+		c.cancelDial = nil // the handshake's contexts can be collected
 	}
 	if err == nil && c.aborted {
 		_ = hr.nc.Close()
@@ -122,57 +124,76 @@ func (c *Conn) run(ctx context.Context) {
 	c.mu.Lock()
 	c.live++
 	c.mu.Unlock()
-	c.group.Go(func() error {
-		err := a.loop()
-		_ = a.flush() // messages that arrived before the end are delivered
-		c.finish(a.closeEvent(err))
-		return nil
-	})
+	c.group.Go(a.readSide)
 	c.exitMember()
+}
+
+// readSide is the actor's goroutine once the connection is open.
+func (a *actor) readSide() error {
+	err := a.loop()
+	_ = a.flush() // messages that arrived before the end are delivered
+	a.c.finish(a.closeEvent(err))
+	return nil
 }
 
 // loop reads frames until the connection ends and returns the reason the
 // read side stopped (io.EOF after a clean close).
 func (a *actor) loop() error {
-	c := a.c
-	var h frameHeader
+	// This frame stays small: it is on the stack, with the read below it,
+	// for the whole idle life of a connection, and a small idle stack lets
+	// the runtime shrink the goroutine's stack to its minimum.
 	for {
-		if err := a.rd.header(&h); err != nil {
-			var pe *ProtocolError
-			if errors.As(err, &pe) {
-				return a.failWith(StatusProtocolError, pe)
-			}
+		if err := a.rd.header(&a.h); err != nil {
+			return a.headerError(err)
+		}
+		if err := a.frame(); err != nil {
 			return err
 		}
-		if a.pingOut {
-			a.pingOut = false
-			a.armKeepalive()
-		}
-		if c.logs.on(logFrameHeader) {
-			c.logs.alog(logFrameHeader, "frame", intAttr("opcode", int64(h.op)), boolAttr("fin", h.fin), intAttr("length", h.length))
-		}
-		if h.rsv != 0 {
-			return a.protocolError("reserved bits set without a negotiated extension")
-		}
-		if h.masked {
-			return a.protocolError("masked frame from server")
-		}
-		switch h.op {
-		case opPing, opPong, opClose:
-			if err := a.control(&h); err != nil {
-				return err
-			}
-			if a.closeRecvd {
-				return a.awaitEOF()
-			}
-		case opText, opBinary, opContinuation:
-			if err := a.data(&h); err != nil {
-				return err
-			}
-		default:
-			return a.protocolError("reserved opcode " + strconv.Itoa(int(h.op)))
-		}
 	}
+}
+
+//go:noinline
+func (a *actor) headerError(err error) error {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return a.failWith(StatusProtocolError, pe)
+	}
+	return err
+}
+
+// frame handles one frame whose header is in a.h.
+//
+//go:noinline
+func (a *actor) frame() error {
+	c := a.c
+	h := &a.h
+	if a.pingOut {
+		a.pingOut = false
+		a.armKeepalive()
+	}
+	if c.logs.on(logFrameHeader) {
+		c.logs.alog(logFrameHeader, "frame", intAttr("opcode", int64(h.op)), boolAttr("fin", h.fin), intAttr("length", h.length))
+	}
+	if h.rsv != 0 {
+		return a.protocolError("reserved bits set without a negotiated extension")
+	}
+	if h.masked {
+		return a.protocolError("masked frame from server")
+	}
+	switch h.op {
+	case opPing, opPong, opClose:
+		if err := a.control(h); err != nil {
+			return err
+		}
+		if a.closeRecvd {
+			return a.awaitEOF()
+		}
+	case opText, opBinary, opContinuation:
+		return a.data(h)
+	default:
+		return a.protocolError("reserved opcode " + strconv.Itoa(int(h.op)))
+	}
+	return nil
 }
 
 func (a *actor) control(h *frameHeader) error {

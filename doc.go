@@ -28,6 +28,10 @@
 // was clean, the code this side sent, and the local cause (ErrMessageTooBig,
 // ErrInvalidUTF8, *ProtocolError, ErrCloseTimeout, ErrAborted, a net error).
 //
+// For high message rates, (*Message).Release hands a message's struct and
+// buffer back for reuse (a releasing consumer receives without allocating),
+// and WithBatchDelivery delivers a backlog as one *Batch event.
+//
 // A select loop is the primary interface:
 //
 //	for ev := range c.Events() {

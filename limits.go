@@ -19,7 +19,7 @@ const (
 	// reading fails the connection after it.
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultEventBuffer is the capacity of the Events() channel.
-	DefaultEventBuffer = 64
+	DefaultEventBuffer = 32
 	// DefaultEventBytes is the byte budget of undelivered messages.
 	DefaultEventBytes = 64 << 20
 	// DefaultSendQueue is how many messages may wait to be written.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -123,8 +124,18 @@ type logs struct {
 	url    string
 }
 
+var (
+	sharedLoggerOnce sync.Once
+	sharedLogger     *slog.Logger
+)
+
+// defaultLogger is one text logger on stderr shared by every connection
+// created without WithLogger.
 func defaultLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	sharedLoggerOnce.Do(func() {
+		sharedLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	return sharedLogger
 }
 
 // on reports whether access channel ch is enabled.

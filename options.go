@@ -87,7 +87,7 @@ func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.lim.c
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.lim.writeTimeout = d } }
 
 // WithEventBuffer sets how many events the Events() channel holds (default
-// 64). The channel has one more slot, kept for the terminal event; under the
+// 32). The channel has one more slot, kept for the terminal event; under the
 // Block policy a message may take it too.
 func WithEventBuffer(n int) Option { return func(c *config) { c.lim.eventBuffer = n } }
 

@@ -139,6 +139,16 @@ func (f *frameReader) fill(n int) error {
 
 // header reads and parses the next frame header.
 func (f *frameReader) header(h *frameHeader) error {
+	if f.r == f.w && f.raw != nil {
+		// The idle path: wait for the next frame with as few frames on
+		// the stack as possible (see actor.loop).
+		if err := f.beforeRead(); err != nil {
+			return err
+		}
+		if err := f.readIdle(); err != nil {
+			return err
+		}
+	}
 	if err := f.fill(2); err != nil {
 		return err
 	}
