@@ -20,7 +20,19 @@ import (
 type payloadAlloc struct {
 	msgs  []Message
 	chunk []byte
+	stock [maxClassShift - minClassShift + 1]*msgStock // released by Batch.Release
 }
+
+// msgStock is a batch of released messages of one size class: Batch.Release
+// hands over a whole batch with one pool operation, and the actor takes it
+// back the same way, so a consumer of batches recycles messages for a small
+// fraction of a pool operation each.
+type msgStock struct{ ms []*Message }
+
+var (
+	stockPools  [maxClassShift - minClassShift + 1]sync.Pool // full stocks, by class
+	emptyStocks = sync.Pool{New: func() any { return &msgStock{ms: make([]*Message, 0, maxBatch)} }}
+)
 
 const (
 	msgSlab       = 32
@@ -57,6 +69,20 @@ func (p *payloadAlloc) plain() *Message {
 // 64 KiB), from the pool when one was released.
 func (p *payloadAlloc) sized(n int) *Message {
 	k := classOf(n)
+	if s := p.stock[k]; s != nil {
+		m := s.ms[len(s.ms)-1]
+		s.ms = s.ms[:len(s.ms)-1]
+		if len(s.ms) == 0 {
+			emptyStocks.Put(s)
+			p.stock[k] = nil
+		}
+		m.released = false
+		return m
+	}
+	if s, ok := stockPools[k].Get().(*msgStock); ok && len(s.ms) > 0 {
+		p.stock[k] = s
+		return p.sized(n)
+	}
 	if m, ok := msgPools[k].Get().(*Message); ok {
 		m.released = false
 		return m
@@ -89,11 +115,51 @@ func (m *Message) Release() {
 	if m.own == nil {
 		return
 	}
-	k := classOf(cap(m.own))
-	if cap(m.own) != classSize(k) {
+	k, ok := m.class()
+	if !ok {
 		return
 	}
 	m.released = true
 	m.conn = nil
 	msgPools[k].Put(m)
+}
+
+// class reports the size class of the buffer m owns, if it can be pooled.
+func (m *Message) class() (int, bool) {
+	if m.own == nil {
+		return 0, false
+	}
+	k := classOf(cap(m.own))
+	return k, cap(m.own) == classSize(k)
+}
+
+// Release hands every message of the batch back to wsactor at once (see
+// Message.Release): after it, neither the batch's messages nor their Data
+// may be used. Cheaper than releasing them one by one.
+func (b *Batch) Release() {
+	var cur *msgStock
+	curK := -1
+	for _, m := range b.Messages {
+		if m.released {
+			continue
+		}
+		m.Data = nil
+		k, ok := m.class()
+		if !ok {
+			continue
+		}
+		if k != curK {
+			if cur != nil {
+				stockPools[curK].Put(cur)
+			}
+			cur, curK = emptyStocks.Get().(*msgStock), k
+		}
+		m.released = true
+		m.conn = nil
+		cur.ms = append(cur.ms, m)
+	}
+	if cur != nil {
+		stockPools[curK].Put(cur)
+	}
+	b.Messages = nil
 }

@@ -250,10 +250,11 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 
-	wmu       sync.Mutex // guards bw, hdr and closeSent
-	bw        *bufio.Writer
-	whdr      [ws.MaxHeaderSize]byte
-	closeSent bool
+	wmu          sync.Mutex // guards bw, hdr and closeSent
+	bw           *bufio.Writer
+	whdr         [ws.MaxHeaderSize]byte
+	closeSent    bool
+	pendingClose []byte // close frame asked for before the upgrade finished
 }
 
 // errDone ends the read loop without error (closing handshake finished).
@@ -294,6 +295,10 @@ func (c *conn) serve() {
 
 	c.wmu.Lock()
 	c.bw = bufio.NewWriterSize(c.nc, s.opts.WriteBufferSize)
+	if c.pendingClose != nil && !c.closeSent {
+		c.closeSent = true
+		_ = c.writeLocked(ws.OpClose, c.pendingClose)
+	}
 	c.wmu.Unlock()
 	c.readLoop(bufio.NewReaderSize(c.nc, s.opts.ReadBufferSize))
 }
@@ -474,7 +479,13 @@ func (c *conn) sendClose(code ws.StatusCode, reason string) {
 func (c *conn) sendCloseRaw(p []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closeSent || c.bw == nil {
+	if c.closeSent {
+		return
+	}
+	if c.bw == nil {
+		// Still upgrading (the 101 may already be on the wire): send it as
+		// soon as the connection is set up.
+		c.pendingClose = p
 		return
 	}
 	c.closeSent = true

@@ -46,13 +46,13 @@ func (w *wsactorConn) Run(fn func(p []byte) bool) error {
 			}
 		case *wsactor.Batch: // a backlog, delivered in one event (WithBatchDelivery)
 			for _, m := range e.Messages {
-				more := fn(m.Data)
-				m.Release()
-				if !more {
+				if !fn(m.Data) {
+					e.Release()
 					w.Close()
 					return nil
 				}
 			}
+			e.Release() // the whole batch back to wsactor in one step
 		case *wsactor.Close:
 			if e.Code == wsactor.StatusNormalClosure || e.Clean {
 				return nil
