@@ -48,7 +48,9 @@ type actor struct {
 	pingOut bool // keepalive ping outstanding
 	alloc   payloadAlloc
 	batch   []*Message // parsed, not yet handed over (see queue)
-	flight  inflight
+
+	inMsgs, inBytes uint64 // received, not yet added to c.stats (see publish)
+	flight          inflight
 
 	badPeerClose bool // the peer's close frame had an invalid code
 }
@@ -171,7 +173,8 @@ func (a *actor) frame() error {
 		a.pingOut = false
 		a.armKeepalive()
 	}
-	if c.logs.on(logFrameHeader) {
+	acc := c.logs.access.Load() // one load per frame for every channel below
+	if acc&logFrameHeader != 0 {
 		c.logs.alog(logFrameHeader, "frame", intAttr("opcode", int64(h.op)), boolAttr("fin", h.fin), intAttr("length", h.length))
 	}
 	if h.rsv != 0 {
@@ -189,7 +192,7 @@ func (a *actor) frame() error {
 			return a.awaitEOF()
 		}
 	case opText, opBinary, opContinuation:
-		return a.data(h)
+		return a.data(h, acc)
 	default:
 		return a.protocolError("reserved opcode " + strconv.Itoa(int(h.op)))
 	}
@@ -251,7 +254,7 @@ func (a *actor) control(h *frameHeader) error {
 }
 
 // data handles a text, binary or continuation frame.
-func (a *actor) data(h *frameHeader) error {
+func (a *actor) data(h *frameHeader, acc uint32) error {
 	c := a.c
 	switch {
 	case h.op == opContinuation && !a.inMsg:
@@ -297,12 +300,12 @@ func (a *actor) data(h *frameHeader) error {
 		m.Data = []byte{}
 	}
 	a.msg, a.cur = nil, nil
-	c.stats.msgsIn.Add(1)
-	c.stats.bytesIn.Add(uint64(len(m.Data)))
-	if c.logs.on(logMessageHeader) {
+	a.inMsgs++ // published with the delivery (see publish)
+	a.inBytes += uint64(len(m.Data))
+	if acc&logMessageHeader != 0 {
 		c.logs.alog(logMessageHeader, "message", strAttr("type", m.Type.String()), intAttr("length", int64(len(m.Data))))
 	}
-	if c.logs.on(logMessagePayload) {
+	if acc&logMessagePayload != 0 {
 		c.logs.alog(logMessagePayload, "message payload", strAttr("payload", payloadString(m.Data)))
 	}
 	return a.queue(m)
@@ -546,6 +549,7 @@ func (a *actor) queue(m *Message) error {
 		a.batch = append(a.batch, m)
 		return nil
 	}
+	a.publish()
 	if err := a.flush(); err != nil {
 		a.c.stats.dropped.Add(1) // m too: counted in, never delivered
 		return err
@@ -553,9 +557,20 @@ func (a *actor) queue(m *Message) error {
 	return a.deliverMessage(m)
 }
 
+// publish adds the messages received since the last call to the
+// connection's counters: one atomic add per batch rather than per message.
+func (a *actor) publish() {
+	if a.inMsgs > 0 {
+		a.c.stats.msgsIn.Add(a.inMsgs)
+		a.c.stats.bytesIn.Add(a.inBytes)
+		a.inMsgs, a.inBytes = 0, 0
+	}
+}
+
 // flush delivers the batched messages in order: as one *Batch event when
 // the connection asked for batches (WithBatchDelivery), else one by one.
 func (a *actor) flush() error {
+	a.publish()
 	if len(a.batch) > 1 && a.c.cfg.batchDelivery {
 		ms := make([]*Message, len(a.batch)) // the receiver owns the slice
 		copy(ms, a.batch)
