@@ -56,7 +56,9 @@ type wbuf struct{ b []byte }
 // not pin memory.
 var wbufPool = sync.Pool{New: func() any { return &wbuf{b: make([]byte, 0, 4096)} }}
 
-const maxPooledBuf = 256 << 10
+// A batch can reach the send queue's byte bound; buffers up to that size are
+// reused so that a sustained stream of sends does not allocate.
+const maxPooledBuf = DefaultSendQueueBytes + 64<<10
 
 func putWbuf(b *wbuf) {
 	if b != nil && cap(b.b) <= maxPooledBuf {
