@@ -537,7 +537,7 @@ func (c *Conn) exitMember() {
 var _ net.Conn = (*limitConn)(nil)
 
 // maxBatch bounds the messages the actor parses before handing them over.
-const maxBatch = 32
+const maxBatch = 64
 
 // queue hands m to the consumer, batching while more bytes are already
 // buffered: the consumer is then woken once per batch rather than once per

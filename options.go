@@ -106,7 +106,7 @@ func WithSendQueue(messages int, bytes int64) Option {
 // WithBatchDelivery lets the connection deliver a *Batch event holding
 // several messages when more than one is ready at once (a backlog), instead
 // of one Message event each. For consumers of high-rate streams of small
-// messages: it divides the channel operations and wake-ups by up to 32.
+// messages: it divides the channel operations and wake-ups by up to 64.
 // Callbacks are unaffected (OnMessage runs for each message of a batch).
 func WithBatchDelivery() Option { return func(c *config) { c.batchDelivery = true } }
 
