@@ -1027,3 +1027,54 @@ func TestBatchDelivery(t *testing.T) {
 		t.Fatalf("callbacks saw %d messages", len(seen))
 	}
 }
+
+// TestKeepalive: a silent peer gets a ping after the interval and, without
+// a pong, the connection fails with ErrPongTimeout; a peer that answers
+// keeps the connection open across several pings.
+func TestKeepalive(t *testing.T) {
+	t.Parallel()
+	t.Run("no pong", func(t *testing.T) {
+		t.Parallel()
+		url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+			f, err := readClientFrame(br)
+			if err != nil {
+				return err
+			}
+			if f.Header.OpCode != ws.OpPing {
+				return fmt.Errorf("first client frame %v, want ping", f.Header.OpCode)
+			}
+			return expectClose(br, 1008)
+		})
+		c := dialOpen(t, url, wsactor.WithKeepalive(50*time.Millisecond, 50*time.Millisecond))
+		cl := mustClose(t, mustTerminal(t, c))
+		if cl.Sent != 1008 || !errors.Is(cl.Err, wsactor.ErrPongTimeout) {
+			t.Fatalf("close %+v", cl)
+		}
+	})
+	t.Run("pongs keep it open", func(t *testing.T) {
+		t.Parallel()
+		url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+			for i := 0; i < 3; i++ {
+				f, err := readClientFrame(br)
+				if err != nil {
+					return err
+				}
+				if f.Header.OpCode != ws.OpPing {
+					return fmt.Errorf("client frame %v, want ping", f.Header.OpCode)
+				}
+				if _, err := nc.Write(frame(ws.OpPong, true, f.Payload)); err != nil {
+					return err
+				}
+			}
+			if _, err := nc.Write(closeFrame(1000, "enough")); err != nil {
+				return err
+			}
+			return expectClose(br, 1000)
+		})
+		c := dialOpen(t, url, wsactor.WithKeepalive(30*time.Millisecond, time.Second))
+		cl := mustClose(t, mustTerminal(t, c))
+		if cl.Code != 1000 || cl.Reason != "enough" || !cl.Clean || cl.Err != nil {
+			t.Fatalf("close %+v", cl)
+		}
+	})
+}

@@ -117,8 +117,8 @@ func WithMaxResponseHeaderBytes(n int) Option {
 }
 
 // WithKeepalive sends a ping after interval of silence from the peer and
-// fails the connection with ErrPongTimeout when nothing arrives within
-// timeout after it. Off by default.
+// fails the connection (close 1008, ErrPongTimeout) when nothing arrives
+// within timeout after it. Off by default.
 func WithKeepalive(interval, timeout time.Duration) Option {
 	return func(c *config) { c.lim.pingInterval, c.lim.pongTimeout = interval, timeout }
 }
