@@ -1078,3 +1078,33 @@ func TestKeepalive(t *testing.T) {
 		}
 	})
 }
+
+// TestCallbacksError: a failed handshake runs the OnError handlers only.
+func TestCallbacksError(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "ws://" + ln.Addr().String() + "/"
+	ln.Close() // nothing listens: connection refused
+	c, err := wsactor.New(url, wsactor.WithErrorLog("none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	var got error
+	c.OnOpen(func(*wsactor.Open) { calls = append(calls, "open") })
+	c.OnClose(func(*wsactor.Close) { calls = append(calls, "close") })
+	c.OnError(func(e *wsactor.Error) { calls = append(calls, "error"); got = e.Err })
+	if err := c.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ev := c.Wait() // returns after the handlers ran
+	if len(calls) != 1 || calls[0] != "error" || !errors.Is(got, wsactor.ErrRefused) {
+		t.Fatalf("calls %v, err %v", calls, got)
+	}
+	if e, ok := ev.(*wsactor.Error); !ok || e.Err != got {
+		t.Fatalf("Wait = %v", ev)
+	}
+}
