@@ -238,7 +238,7 @@ func (c *Conn) TrySend(typ MessageType, p []byte) error {
 	if err := c.checkSend(typ, p); err != nil {
 		return err
 	}
-	return c.w.enqueue(nil, byte(typ), p, false)
+	return c.w.enqueue(context.Background(), byte(typ), p, false)
 }
 
 func (c *Conn) checkSend(typ MessageType, p []byte) error {

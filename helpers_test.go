@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 	"github.com/wsactor/wsactor"
 	"github.com/wsactor/wsactor/internal/echoserver"
 )
@@ -157,22 +156,6 @@ func expectClose(r io.Reader, want ws.StatusCode) error {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// echoHandler is a minimal echo server built on wsutil.
-func echoHandler(nc net.Conn) error {
-	if err := upgrade(nc, ws.Upgrader{}); err != nil {
-		return err
-	}
-	for {
-		p, op, err := wsutil.ReadClientData(nc)
-		if err != nil {
-			return nil
-		}
-		if err := wsutil.WriteServerMessage(nc, op, p); err != nil {
-			return nil
-		}
-	}
-}
 
 func echoURL(t testing.TB) string {
 	t.Helper()

@@ -30,7 +30,6 @@ type config struct {
 	errorLog      []string
 	errorLogSet   bool
 	logger        *slog.Logger
-	handlerPanic  func(any)
 }
 
 // WithProtocols offers subprotocols to the server, in order of preference.

@@ -117,7 +117,7 @@ func appendFrame(dst []byte, op byte, p []byte) []byte {
 	return dst
 }
 
-// enqueue queues one data message. ctx nil with block false is TrySend.
+// enqueue queues one data message; block false is TrySend.
 func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) error {
 	size := frameSize(len(p))
 	lim := &w.c.lim

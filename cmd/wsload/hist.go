@@ -54,8 +54,6 @@ func (h *histogram) record(d time.Duration) {
 	}
 }
 
-func (h *histogram) count() uint64 { return h.total.Load() }
-
 func (h *histogram) maxValue() time.Duration { return time.Duration(h.max.Load()) }
 
 // quantile returns the upper bound of the bucket holding the q-th quantile

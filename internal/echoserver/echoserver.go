@@ -257,9 +257,6 @@ type conn struct {
 	pendingClose []byte // close frame asked for before the upgrade finished
 }
 
-// errDone ends the read loop without error (closing handshake finished).
-var errDone = errors.New("done")
-
 func (c *conn) serve() {
 	s := c.srv
 	defer func() {
