@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"net"
 	"os"
 	"sync"
@@ -51,20 +52,57 @@ type writer struct {
 
 type wbuf struct{ b []byte }
 
-// wbufPool holds write buffers of idle connections. Buffers that grew past
-// maxPooledBuf are dropped instead of pooled, so a single large message does
-// not pin memory.
-var wbufPool = sync.Pool{New: func() any { return &wbuf{b: make([]byte, 0, 4096)} }}
+// Write buffers come from pools of power-of-two classes (4 KiB .. 8 MiB),
+// and a buffer that must grow is swapped for one of the next class instead
+// of being regrown by append: a sustained stream of sends reuses the same
+// few buffers and allocates nothing. Idle connections hold none.
+const (
+	wbufMinShift = 12 // 4 KiB
+	wbufMaxShift = 23 // 8 MiB, above the default send queue's byte bound
+)
 
-// A batch can reach the send queue's byte bound; buffers up to that size are
-// reused so that a sustained stream of sends does not allocate.
-const maxPooledBuf = DefaultSendQueueBytes + 64<<10
+var wbufPools [wbufMaxShift - wbufMinShift + 1]sync.Pool
+
+func wbufClass(n int) int {
+	shift := bits.Len(uint(n - 1))
+	return max(shift, wbufMinShift) - wbufMinShift
+}
+
+// getWbuf returns an empty buffer with room for at least n bytes.
+func getWbuf(n int) *wbuf {
+	k := wbufClass(max(n, 1))
+	if k < len(wbufPools) {
+		if b, ok := wbufPools[k].Get().(*wbuf); ok {
+			return b
+		}
+	}
+	return &wbuf{b: make([]byte, 0, 1<<(k+wbufMinShift))}
+}
 
 func putWbuf(b *wbuf) {
-	if b != nil && cap(b.b) <= maxPooledBuf {
-		b.b = b.b[:0]
-		wbufPool.Put(b)
+	if b == nil {
+		return
 	}
+	k := wbufClass(cap(b.b))
+	if k < len(wbufPools) && cap(b.b) == 1<<(k+wbufMinShift) {
+		b.b = b.b[:0]
+		wbufPools[k].Put(b)
+	}
+}
+
+// room returns b (or a larger buffer with b's bytes) with room for n more
+// bytes; b may be nil.
+func room(b *wbuf, n int) *wbuf {
+	if b == nil {
+		return getWbuf(n)
+	}
+	if cap(b.b)-len(b.b) >= n {
+		return b
+	}
+	nb := getWbuf(len(b.b) + n)
+	nb.b = append(nb.b, b.b...)
+	putWbuf(b)
+	return nb
 }
 
 func (w *writer) init(c *Conn) {
@@ -136,9 +174,7 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 			return w.writeInline(op, p) // unlocks
 		}
 		if w.count == 0 || (w.count < lim.sendQueue && int64(pending+size) <= lim.sendQueueBytes) {
-			if w.buf == nil {
-				w.buf = wbufPool.Get().(*wbuf)
-			}
+			w.buf = room(w.buf, size)
 			w.buf.b = appendFrame(w.buf.b, op, p)
 			w.count++
 			w.c.stats.msgsOut.Add(1)
@@ -180,8 +216,8 @@ func sinceStart() time.Duration { return time.Since(processStart) }
 // writer role (active) meanwhile. w.mu is held on entry and released.
 func (w *writer) writeInline(op byte, p []byte) error {
 	w.active = true
-	out := wbufPool.Get().(*wbuf)
-	out.b = appendFrame(out.b[:0], op, p)
+	out := getWbuf(frameSize(len(p)))
+	out.b = appendFrame(out.b, op, p)
 	w.c.stats.msgsOut.Add(1)
 	w.c.stats.bytesOut.Add(uint64(len(p)))
 	raw := w.raw
@@ -198,6 +234,7 @@ func (w *writer) writeInline(op byte, p []byte) error {
 		// writer goroutine, which waits for the socket (Send does not).
 		out.b = out.b[:copy(out.b, out.b[n:])]
 		if w.buf != nil {
+			out = room(out, len(w.buf.b))
 			out.b = append(out.b, w.buf.b...)
 			putWbuf(w.buf)
 		}
@@ -248,9 +285,7 @@ func (w *writer) enqueueControl(op byte, p []byte) {
 	if w.closeQueued || w.dead != nil || !w.opened {
 		return
 	}
-	if w.ctrl == nil {
-		w.ctrl = wbufPool.Get().(*wbuf)
-	}
+	w.ctrl = room(w.ctrl, frameSize(len(p)))
 	w.ctrl.b = appendFrame(w.ctrl.b, op, p)
 	w.kickLocked()
 }
@@ -278,9 +313,7 @@ func (w *writer) appendCloseLocked() {
 	var body [125]byte
 	binary.BigEndian.PutUint16(body[:], uint16(w.sentCode))
 	n := 2 + copy(body[2:], w.sentReason)
-	if w.buf == nil {
-		w.buf = wbufPool.Get().(*wbuf)
-	}
+	w.buf = room(w.buf, frameSize(n))
 	w.buf.b = appendFrame(w.buf.b, byte(ws.OpClose), body[:n])
 	w.kickLocked()
 }
@@ -321,7 +354,7 @@ func (w *writer) loop() {
 		case w.buf == nil:
 			out, w.ctrl = w.ctrl, nil
 		default:
-			out = w.ctrl
+			out = room(w.ctrl, len(w.buf.b))
 			out.b = append(out.b, w.buf.b...)
 			putWbuf(w.buf)
 			w.ctrl, w.buf = nil, nil
