@@ -44,15 +44,14 @@ const (
 
 var msgPools [maxClassShift - minClassShift + 1]sync.Pool
 
-// classOf is the index of the smallest class holding n bytes (1 <= n <= 64 KiB).
-func classOf(n int) int {
-	shift := bits.Len(uint(n - 1))
-	if shift < minClassShift {
-		shift = minClassShift
-	}
-	return shift - minClassShift
+// pow2Class is the index of the smallest power-of-two class, counting from
+// 1<<minShift, that holds n bytes (n >= 1). The message pools here and the
+// write-buffer pools in writer.go share it.
+func pow2Class(n, minShift int) int {
+	return max(bits.Len(uint(n-1)), minShift) - minShift
 }
 
+func classOf(n int) int   { return pow2Class(n, minClassShift) }
 func classSize(k int) int { return 1 << (k + minClassShift) }
 
 // plain returns a Message with no buffer of its own.

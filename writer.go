@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"math/bits"
 	"net"
 	"os"
 	"sync"
@@ -37,7 +36,6 @@ type writer struct {
 
 	active      bool       // a writer goroutine is running
 	closed      bool       // no more data frames: not open yet, close queued or dead
-	opened      bool       // open() was called
 	closeQueued bool       // the close frame is in buf (or written)
 	closeIn     bool       // the close frame is part of the batch being written
 	sentCode    StatusCode // code of the close frame we queued
@@ -63,14 +61,9 @@ const (
 
 var wbufPools [wbufMaxShift - wbufMinShift + 1]sync.Pool
 
-func wbufClass(n int) int {
-	shift := bits.Len(uint(n - 1))
-	return max(shift, wbufMinShift) - wbufMinShift
-}
-
 // getWbuf returns an empty buffer with room for at least n bytes.
 func getWbuf(n int) *wbuf {
-	k := wbufClass(max(n, 1))
+	k := pow2Class(max(n, 1), wbufMinShift)
 	if k < len(wbufPools) {
 		if b, ok := wbufPools[k].Get().(*wbuf); ok {
 			return b
@@ -83,7 +76,7 @@ func putWbuf(b *wbuf) {
 	if b == nil {
 		return
 	}
-	k := wbufClass(cap(b.b))
+	k := pow2Class(cap(b.b), wbufMinShift)
 	if k < len(wbufPools) && cap(b.b) == 1<<(k+wbufMinShift) {
 		b.b = b.b[:0]
 		wbufPools[k].Put(b)
@@ -111,16 +104,14 @@ func (w *writer) init(c *Conn) {
 	w.written = make(chan struct{})
 }
 
-// open attaches the socket and starts accepting data frames.
+// open attaches the socket and starts accepting data frames. Nothing can
+// be queued before: Send needs StateOpen, and the close frame of a Close
+// called during the handshake is queued by the actor after open.
 func (w *writer) open(nc net.Conn, acceptData bool) {
 	w.mu.Lock()
 	w.nc = nc
 	w.raw = newRawIO(rawConnOf(nc))
-	w.opened = true
-	w.closed = !acceptData || w.closeQueued
-	if w.closeQueued {
-		w.appendCloseLocked() // Close was called during the handshake
-	}
+	w.closed = !acceptData
 	w.mu.Unlock()
 }
 
@@ -282,7 +273,7 @@ func (w *writer) write(nc net.Conn, out *wbuf) error {
 func (w *writer) enqueueControl(op byte, p []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closeQueued || w.dead != nil || !w.opened {
+	if w.closeQueued || w.dead != nil || w.nc == nil {
 		return
 	}
 	w.ctrl = room(w.ctrl, frameSize(len(p)))
@@ -302,9 +293,6 @@ func (w *writer) enqueueClose(code StatusCode, reason string) bool {
 	w.sentCode, w.sentReason = code, reason
 	w.closed = true
 	w.wakeLocked()
-	if !w.opened {
-		return true // sent by the actor once the handshake completes
-	}
 	w.appendCloseLocked()
 	return true
 }
