@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -672,9 +671,8 @@ func TestCloseSemantics(t *testing.T) {
 		})
 		c := dialOpen(t, url, wsactor.WithEventBuffer(4))
 		// Wait until the actor is blocked on the full channel.
-		for c.Stats().EventsQueue < 4 {
-			pollPause()
-		}
+		pollUntil(t, func() string { return fmt.Sprintf("stats %+v", c.Stats()) },
+			func() bool { return c.Stats().EventsQueue >= 4 })
 		_ = c.Close(1000, "")
 		select {
 		case <-c.Done():
@@ -914,13 +912,6 @@ func TestSendErrors(t *testing.T) {
 			t.Fatalf("blocked Send with ended ctx = %v after %d sends", err, i)
 		}
 	}
-}
-
-var goschedCount atomic.Int64
-
-func pollPause() {
-	goschedCount.Add(1)
-	time.Sleep(time.Millisecond) // polling a counter, not waiting for an event
 }
 
 // TestMessageRelease: released payloads are reused for later messages, and

@@ -5,7 +5,7 @@ package wsactor_test
 // coalescing and the Stats counters.
 //
 // Waits are on channels with deadlines or on counters polled with a
-// deadline (bpPoll); nothing sleeps to let an event happen.
+// deadline (pollUntil); nothing sleeps to let an event happen.
 
 import (
 	"bufio"
@@ -25,33 +25,6 @@ import (
 	"github.com/wsactor/wsactor"
 	"github.com/wsactor/wsactor/internal/echoserver"
 )
-
-// bpDial dials url, aborts the connection at cleanup and consumes Open.
-func bpDial(t *testing.T, url string, opts ...wsactor.Option) *wsactor.Conn {
-	t.Helper()
-	c, err := wsactor.Dial(ctxT(t), url, opts...)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { c.Abort(); <-c.Done() })
-	mustOpen(t, c)
-	return c
-}
-
-// bpPoll polls cond every few milliseconds until it holds; it fails the
-// test with what() after waitFor.
-func bpPoll(t *testing.T, what func() string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %s", waitFor, what())
-		}
-		<-tick.C
-	}
-}
 
 // bpRecv waits for a value on ch, failing the test after waitFor.
 func bpRecv[T any](t *testing.T, ch <-chan T, what string) T {
@@ -179,7 +152,7 @@ func bpFlood(t *testing.T, msgSize, count, wantQueue int) {
 	})
 
 	baseline := bpHeapInuse()
-	c := bpDial(t, srv.URL(),
+	c := dialOpen(t, srv.URL(),
 		wsactor.WithEventBuffer(eventBuf),
 		wsactor.WithEventBytes(eventBytes),
 		wsactor.WithMaxMessageSize(maxMsg))
@@ -189,7 +162,7 @@ func bpFlood(t *testing.T, msgSize, count, wantQueue int) {
 	// (unchanged for 500 ms of polling) with the event channel full.
 	var last int64 = -1
 	var stableSince time.Time
-	bpPoll(t, func() string {
+	pollUntil(t, func() string {
 		return fmt.Sprintf("server still writing: %d bytes, stats %+v", written.Load(), c.Stats())
 	}, func() bool {
 		w := written.Load()
@@ -355,10 +328,10 @@ func TestBackpressureDropPolicies(t *testing.T) {
 			t.Parallel()
 			start, proceed, sent := make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
 			srv := startRaw(t, bpNumbered(n, start, proceed, sent))
-			c := bpDial(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(pol))
+			c := dialOpen(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(pol))
 			close(start)
 			bpRecv(t, sent, "server sent all")
-			bpPoll(t, func() string { return fmt.Sprintf("stats %+v", c.Stats()) }, func() bool {
+			pollUntil(t, func() string { return fmt.Sprintf("stats %+v", c.Stats()) }, func() bool {
 				st := c.Stats()
 				return st.MessagesIn == n && st.Dropped+uint64(st.EventsQueue) >= n
 			})
@@ -399,10 +372,10 @@ func TestBackpressureDropPolicies(t *testing.T) {
 			t.Parallel()
 			start, sent := make(chan struct{}), make(chan struct{}, 1)
 			srv := startRaw(t, bpNumbered(n, start, nil, sent))
-			c := bpDial(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(pol))
+			c := dialOpen(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(pol))
 			close(start)
 			bpRecv(t, sent, "server sent all")
-			bpPoll(t, func() string { return fmt.Sprintf("stats %+v", c.Stats()) }, func() bool {
+			pollUntil(t, func() string { return fmt.Sprintf("stats %+v", c.Stats()) }, func() bool {
 				return c.Stats().MessagesIn == n
 			})
 			bpWaitDone(t, c)
@@ -460,11 +433,11 @@ func TestBackpressureByteBudget(t *testing.T) {
 		}
 		return expectClose(bufio.NewReader(nc), 1000)
 	})
-	c := bpDial(t, srv.URL(), wsactor.WithEventBuffer(16), wsactor.WithEventBytes(100<<10),
+	c := dialOpen(t, srv.URL(), wsactor.WithEventBuffer(16), wsactor.WithEventBytes(100<<10),
 		wsactor.WithInboundPolicy(wsactor.DropNewest))
 	close(start)
 	bpRecv(t, sent, "server sent all")
-	bpPoll(t, func() string { return fmt.Sprintf("stats %+v", c.Stats()) }, func() bool {
+	pollUntil(t, func() string { return fmt.Sprintf("stats %+v", c.Stats()) }, func() bool {
 		st := c.Stats()
 		return st.MessagesIn == n && st.Dropped+uint64(st.EventsQueue) >= n
 	})
@@ -516,7 +489,7 @@ func TestBackpressureDisconnect(t *testing.T) {
 		_, _ = nc.Write(closeFrame(1008, ""))
 		return nil
 	})
-	c := bpDial(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(wsactor.Disconnect))
+	c := dialOpen(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(wsactor.Disconnect))
 	close(start)
 	bpRecv(t, got1008, "server got close 1008")
 	bpWaitDone(t, c) // nobody reads: the connection must still end
@@ -580,7 +553,7 @@ func TestBackpressureDisconnectAccounting(t *testing.T) {
 		_, _ = nc.Write(closeFrame(1008, "")) // may race the client's close
 		return nil
 	})
-	c := bpDial(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(wsactor.Disconnect))
+	c := dialOpen(t, srv.URL(), wsactor.WithEventBuffer(buf), wsactor.WithInboundPolicy(wsactor.Disconnect))
 	close(start)
 	bpWaitDone(t, c)
 	ev, msgs := terminal(t, c)
@@ -610,7 +583,7 @@ func TestBackpressureServerNeverReads(t *testing.T) {
 		return nil
 	})
 	t.Cleanup(func() { close(release) }) // runs before startRaw's cleanup
-	c := bpDial(t, srv.URL(),
+	c := dialOpen(t, srv.URL(),
 		wsactor.WithSendQueue(4, 64<<10),
 		wsactor.WithWriteTimeout(200*time.Millisecond))
 
@@ -688,7 +661,7 @@ func TestBackpressureCoalescing(t *testing.T) {
 		}
 		return &bpCountConn{Conn: nc, writes: &writes}, nil
 	}
-	c := bpDial(t, s.URL(), wsactor.WithNetDial(dial))
+	c := dialOpen(t, s.URL(), wsactor.WithNetDial(dial))
 	handshake := writes.Load()
 	if st := c.Stats(); st.WriteCalls != 0 {
 		t.Errorf("WriteCalls %d before any Send", st.WriteCalls)
@@ -780,7 +753,7 @@ func TestBackpressureStatsExact(t *testing.T) {
 		_, err := nc.Write(closeFrame(1000, ""))
 		return err
 	})
-	c := bpDial(t, srv.URL())
+	c := dialOpen(t, srv.URL())
 	if st := c.Stats(); st != (wsactor.Stats{}) {
 		t.Errorf("stats after Open: %+v, want zero", st)
 	}

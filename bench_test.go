@@ -22,22 +22,38 @@ import (
 // The in-process peers below do not allocate per message, so allocs/op is
 // the client's.
 
+// benchConn starts a peer that runs serve after the opening handshake,
+// dials it and consumes Open. The connection is aborted and drained at the
+// end of the benchmark.
+func benchConn(b *testing.B, serve func(nc net.Conn) error) *wsactor.Conn {
+	b.Helper()
+	url := startRaw(b, func(nc net.Conn) error {
+		if err := upgrade(nc, ws.Upgrader{}); err != nil {
+			return err
+		}
+		return serve(nc)
+	}).URL()
+	c, err := wsactor.Dial(context.Background(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-c.Events() // Open
+	b.Cleanup(func() {
+		c.Abort()
+		for range c.Events() {
+		}
+	})
+	return c
+}
+
 // BenchmarkSend measures Send into a server that only reads.
 func BenchmarkSend(b *testing.B) {
 	for _, size := range []int{16, 1024, 64 << 10} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			url := startRaw(b, func(nc net.Conn) error {
-				if err := upgrade(nc, ws.Upgrader{}); err != nil {
-					return err
-				}
+			c := benchConn(b, func(nc net.Conn) error {
 				_, _ = io.Copy(io.Discard, nc)
 				return nil
-			}).URL()
-			c, err := wsactor.Dial(context.Background(), url)
-			if err != nil {
-				b.Fatal(err)
-			}
-			<-c.Events() // Open
+			})
 			p := bytes.Repeat([]byte("x"), size)
 			ctx := context.Background()
 			b.SetBytes(int64(size))
@@ -51,8 +67,6 @@ func BenchmarkSend(b *testing.B) {
 			b.StopTimer()
 			st := c.Stats()
 			b.ReportMetric(float64(st.MessagesOut)/float64(max(st.WriteCalls, 1)), "msgs/write")
-			c.Abort()
-			c.Wait()
 		})
 	}
 }
@@ -66,21 +80,13 @@ func BenchmarkReceive(b *testing.B) {
 			for range max(1, (64<<10)/(size+10)) {
 				batch = append(batch, frame(ws.OpBinary, true, bytes.Repeat([]byte("y"), size))...)
 			}
-			url := startRaw(b, func(nc net.Conn) error {
-				if err := upgrade(nc, ws.Upgrader{}); err != nil {
-					return err
-				}
+			c := benchConn(b, func(nc net.Conn) error {
 				for {
 					if _, err := nc.Write(batch); err != nil {
 						return nil
 					}
 				}
-			}).URL()
-			c, err := wsactor.Dial(context.Background(), url)
-			if err != nil {
-				b.Fatal(err)
-			}
-			<-c.Events() // Open
+			})
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -92,9 +98,6 @@ func BenchmarkReceive(b *testing.B) {
 				m.Release() // payloads of 512 B..64 KiB go back to the pool
 			}
 			b.StopTimer()
-			c.Abort()
-			for range c.Events() {
-			}
 		})
 	}
 }
@@ -104,10 +107,7 @@ func BenchmarkReceive(b *testing.B) {
 func BenchmarkEcho(b *testing.B) {
 	for _, size := range []int{16, 1024, 64 << 10} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			url := startRaw(b, func(nc net.Conn) error {
-				if err := upgrade(nc, ws.Upgrader{}); err != nil {
-					return err
-				}
+			c := benchConn(b, func(nc net.Conn) error {
 				br := bufio.NewReaderSize(nc, 128<<10)
 				payload := make([]byte, 0, 64<<10)
 				var out []byte
@@ -138,12 +138,7 @@ func BenchmarkEcho(b *testing.B) {
 						return nil
 					}
 				}
-			}).URL()
-			c, err := wsactor.Dial(context.Background(), url)
-			if err != nil {
-				b.Fatal(err)
-			}
-			<-c.Events() // Open
+			})
 			p := bytes.Repeat([]byte("z"), size)
 			ctx := context.Background()
 			b.SetBytes(int64(size))
@@ -160,9 +155,6 @@ func BenchmarkEcho(b *testing.B) {
 				m.Release()
 			}
 			b.StopTimer()
-			c.Abort()
-			for range c.Events() {
-			}
 		})
 	}
 }

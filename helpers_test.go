@@ -29,19 +29,29 @@ const waitFor = 10 * time.Second
 // handlers.
 type rawServer struct {
 	ln    net.Listener
+	quit  chan struct{} // closed when the server stops
 	mu    sync.Mutex
 	conns []net.Conn
+	errs  []error
 	wg    sync.WaitGroup
-	errs  chan error
+	once  sync.Once
 }
 
+// startRaw serves handle on every accepted connection until the test ends.
 func startRaw(t testing.TB, handle func(nc net.Conn) error) *rawServer {
+	t.Helper()
+	return serveRaw(t, func(nc net.Conn, _ <-chan struct{}) error { return handle(nc) })
+}
+
+// serveRaw is startRaw for handlers that also watch quit, closed when the
+// server stops (at the end of the test, or earlier by stop).
+func serveRaw(t testing.TB, handle func(nc net.Conn, quit <-chan struct{}) error) *rawServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rawServer{ln: ln, errs: make(chan error, 1024)}
+	s := &rawServer{ln: ln, quit: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -57,20 +67,39 @@ func startRaw(t testing.TB, handle func(nc net.Conn) error) *rawServer {
 			go func() {
 				defer s.wg.Done()
 				defer nc.Close()
-				if err := handle(nc); err != nil {
-					s.errs <- err
+				if err := handle(nc, s.quit); err != nil {
+					s.mu.Lock()
+					s.errs = append(s.errs, err)
+					s.mu.Unlock()
 				}
 			}()
 		}
 	}()
-	t.Cleanup(func() {
-		ln.Close()
-		// Let the handlers finish their scripts; force them only if stuck.
-		done := make(chan struct{})
-		go func() { s.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(waitFor):
+	// At the end of the test, let the handlers finish their scripts and
+	// force them only if they are stuck.
+	t.Cleanup(func() { s.finish(t, waitFor) })
+	return s
+}
+
+// stop ends the server now: listener, connections and handlers (a leak
+// check may follow). It reports the handlers' errors.
+func (s *rawServer) stop(t testing.TB) {
+	t.Helper()
+	s.finish(t, 0)
+}
+
+func (s *rawServer) finish(t testing.TB, grace time.Duration) {
+	t.Helper()
+	s.once.Do(func() {
+		close(s.quit)
+		s.ln.Close()
+		if grace > 0 {
+			done := make(chan struct{})
+			go func() { s.wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(grace):
+			}
 		}
 		s.mu.Lock()
 		for _, c := range s.conns {
@@ -78,12 +107,10 @@ func startRaw(t testing.TB, handle func(nc net.Conn) error) *rawServer {
 		}
 		s.mu.Unlock()
 		s.wg.Wait()
-		close(s.errs)
-		for err := range s.errs {
+		for _, err := range s.errs {
 			t.Errorf("server: %v", err)
 		}
 	})
-	return s
 }
 
 func (s *rawServer) URL() string { return "ws://" + s.ln.Addr().String() + "/" }
@@ -242,4 +269,19 @@ func mustOpen(t testing.TB, c *wsactor.Conn) *wsactor.Open {
 		t.Fatalf("first event is %T, want *Open", ev)
 	}
 	return o
+}
+
+// pollUntil polls cond every few milliseconds until it holds; it fails the
+// test with what() after waitFor.
+func pollUntil(t testing.TB, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v: %s", waitFor, what())
+		}
+		<-tick.C
+	}
 }

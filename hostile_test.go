@@ -17,7 +17,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,77 +109,6 @@ func hostileHeap() (inuse, total uint64) {
 
 const mib = 1 << 20
 
-// ---------------------------------------------------------------------------
-// A raw TCP server whose stop is explicit (the leak check runs after it).
-
-type hostileSrv struct {
-	ln    net.Listener
-	quit  chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
-	errs  []error
-	once  sync.Once
-}
-
-// hostileServe runs handle for every accepted connection. handle should
-// return when quit is closed or the connection fails; stop closes the
-// connections anyway.
-func hostileServe(t testing.TB, handle func(nc net.Conn, quit <-chan struct{}) error) *hostileSrv {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hostileSrv{ln: ln, quit: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, nc)
-			s.mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer nc.Close()
-				if err := handle(nc, s.quit); err != nil {
-					s.mu.Lock()
-					s.errs = append(s.errs, err)
-					s.mu.Unlock()
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { s.stop(t) })
-	return s
-}
-
-func (s *hostileSrv) URL() string { return "ws://" + s.ln.Addr().String() + "/" }
-
-// stop closes the listener and every connection, waits for the handlers and
-// reports their errors.
-func (s *hostileSrv) stop(t testing.TB) {
-	t.Helper()
-	s.once.Do(func() {
-		close(s.quit)
-		s.ln.Close()
-		s.mu.Lock()
-		for _, c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-		for _, err := range s.errs {
-			t.Errorf("server: %v", err)
-		}
-	})
-}
-
 // hostileAccept reads the upgrade request and answers a correct 101.
 func hostileAccept(nc net.Conn) error {
 	_, accept, err := readRequest(nc)
@@ -248,7 +176,7 @@ func hostileDialFail(t *testing.T, url string, want error, opts ...wsactor.Optio
 // 50 ms, forever. The handshake timeout must end it.
 func TestHostileSlowloris(t *testing.T) {
 	base := hostileBaseline(t)
-	srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+	srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 		if _, _, err := readRequest(nc); err != nil {
 			return err
 		}
@@ -280,7 +208,7 @@ func TestHostileSlowloris(t *testing.T) {
 // answered.
 func TestHostileSilentServer(t *testing.T) {
 	base := hostileBaseline(t)
-	srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+	srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 		_, _ = io.Copy(io.Discard, nc) // until the client hangs up
 		return nil
 	})
@@ -330,7 +258,7 @@ func TestHostileHugeHeaders(t *testing.T) {
 			base := hostileBaseline(t)
 			body := append([]byte(tc.status), tc.head()...)
 			body = append(body, "\r\n"...)
-			srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+			srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 				if _, _, err := readRequest(nc); err != nil {
 					return err
 				}
@@ -372,7 +300,7 @@ func TestHostileBadAccept(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := hostileBaseline(t)
-			srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+			srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 				_, accept, err := readRequest(nc)
 				if err != nil {
 					return err
@@ -429,7 +357,7 @@ func TestHostileHugeFrameLength(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := hostileBaseline(t)
 			gotClose := make(chan error, 1)
-			srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+			srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 				if err := hostileAccept(nc); err != nil {
 					return err
 				}
@@ -496,7 +424,7 @@ func TestHostileEndlessFragments(t *testing.T) {
 		err   error
 	}
 	res := make(chan result, 1)
-	srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+	srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 		if err := hostileAccept(nc); err != nil {
 			return err
 		}
@@ -576,7 +504,7 @@ func TestHostileEndlessFragments(t *testing.T) {
 // the ctx error; the write timeout then fails the connection.
 func TestHostileStalledReader(t *testing.T) {
 	base := hostileBaseline(t)
-	srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+	srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 		if err := hostileAccept(nc); err != nil {
 			return err
 		}
@@ -672,7 +600,7 @@ func TestHostileDeclaredNeverSent(t *testing.T) {
 			// Everything the server will ever send: the 101 (its accept value
 			// always has 28 characters), the frame header, the partial payload.
 			total := len(response101(strings.Repeat("x", 28))) + len(hostileHeader(true, 0x2, declared)) + tc.sent
-			srv := hostileServe(t, func(nc net.Conn, quit <-chan struct{}) error {
+			srv := serveRaw(t, func(nc net.Conn, quit <-chan struct{}) error {
 				_, accept, err := readRequest(nc)
 				if err != nil {
 					return err
