@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"time"
@@ -459,16 +458,17 @@ func (a *actor) closeEvent(err error) *Close {
 	}
 	c.w.mu.Unlock()
 	ev.Clean = a.closeRecvd && ev.Sent != 0 && a.failErr == nil
+	cause := c.localCause()
 	switch {
 	case a.failErr != nil:
 		ev.Err = a.failErr
-	case errors.Is(c.localCause(), ErrAborted):
+	case errors.Is(cause, ErrAborted):
 		ev.Err = ErrAborted
 	case a.closeRecvd:
 		// The peer's close arrived and ours was queued: how TCP ended
 		// afterwards (EOF, reset, timeout) does not matter (RFC 6455 7.1.1).
-	case c.localCause() != nil:
-		ev.Err = c.localCause()
+	case cause != nil:
+		ev.Err = cause
 	case err == io.EOF:
 		ev.Err = io.ErrUnexpectedEOF
 	default:
@@ -534,7 +534,6 @@ func (c *Conn) exitMember() {
 	}
 }
 
-var _ net.Conn = (*limitConn)(nil)
 
 // maxBatch bounds the messages the actor parses before handing them over.
 const maxBatch = 64
