@@ -534,7 +534,6 @@ func (c *Conn) exitMember() {
 	}
 }
 
-
 // maxBatch bounds the messages the actor parses before handing them over.
 const maxBatch = 64
 
