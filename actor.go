@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"time"
@@ -52,7 +53,16 @@ type actor struct {
 	flight          inflight
 
 	badPeerClose bool // the peer's close frame had an invalid code
+
+	// Read deadlines (see setDeadline). Only the actor touches these.
+	kaDeadline time.Time // keepalive: when the next ping or the pong is due; zero when off
+	lingerDL   time.Time // the idle linger deadline set on the socket; zero when none
+	park       parkState // registration with the shared poller (idle detach)
 }
+
+// errParked ends a read loop whose actor parked in the shared poller: the
+// goroutine returns and a fresh one continues when the socket is ready.
+var errParked = errors.New("wsactor: actor parked")
 
 // run is the actor: the opening handshake, then the read loop, then the
 // terminal event. It is the only goroutine that reads the socket.
@@ -103,6 +113,12 @@ func (c *Conn) run(ctx context.Context) {
 	}
 	a.rd.onTimeout = a.onTimeout
 	a.rd.beforeRead = a.flush
+	a.park.fd = -1
+	if a.rd.raw != nil && c.lim.idleDetach >= 0 {
+		if a.park.fd = socketFD(a.rd.raw); a.park.fd >= 0 {
+			a.rd.idle = a.idleWait
+		}
+	}
 	if len(hr.buffered) > 0 {
 		// Frames the server wrote right after the 101 (contract 12).
 		a.rd.buf = make([]byte, max(readBufSize, len(hr.buffered)))
@@ -124,14 +140,19 @@ func (c *Conn) run(ctx context.Context) {
 	// should not keep that stack for its whole life.
 	c.mu.Lock()
 	c.live++
+	c.act = a
 	c.mu.Unlock()
 	c.group.Go(a.readSide)
 	c.exitMember()
 }
 
-// readSide is the actor's goroutine once the connection is open.
+// readSide is the actor's goroutine once the connection is open, and the
+// goroutine that resumes it after it parked (idle detach).
 func (a *actor) readSide() error {
 	err := a.loop()
+	if err == errParked {
+		return nil // a's state now belongs to the shared poller
+	}
 	_ = a.flush() // messages that arrived before the end are delivered
 	a.c.finish(a.closeEvent(err))
 	return nil
@@ -400,21 +421,36 @@ func (a *actor) awaitEOF() error {
 	}
 }
 
-// onTimeout decides what a read deadline means: the close timeout, or a
-// keepalive tick.
+// onTimeout decides what a read deadline means: the idle linger, the close
+// timeout, or a keepalive tick. It returns nil to retry the read.
 func (a *actor) onTimeout(err error) error {
 	c := a.c
 	c.mu.Lock()
 	cd := c.closeDeadline
 	c.mu.Unlock()
+	now := time.Now()
+	real := cd
+	if real.IsZero() {
+		real = a.kaDeadline
+	}
+	if !a.lingerDL.IsZero() && (real.IsZero() || now.Before(real)) {
+		// The idle linger expired during some other read (a frame's
+		// payload): wait on with the real deadline.
+		a.setDeadline(time.Time{})
+		return nil
+	}
 	if !cd.IsZero() {
-		if time.Now().Before(cd) {
-			_ = c.nc.SetReadDeadline(cd)
+		if now.Before(cd) {
+			a.setDeadline(time.Time{})
 			return nil
 		}
 		return ErrCloseTimeout
 	}
 	if c.lim.pingInterval > 0 {
+		if now.Before(a.kaDeadline) {
+			a.setDeadline(time.Time{})
+			return nil
+		}
 		if a.pingOut {
 			return a.failWith(StatusPolicyViolation, ErrPongTimeout)
 		}
@@ -423,23 +459,120 @@ func (a *actor) onTimeout(err error) error {
 		if c.logs.on(logControl) {
 			c.logs.alog(logControl, "keepalive ping sent")
 		}
-		c.mu.Lock()
-		if c.closeDeadline.IsZero() {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.pongTimeout))
-		}
-		c.mu.Unlock()
+		a.kaDeadline = now.Add(c.lim.pongTimeout)
+		a.setDeadline(time.Time{})
 		return nil
 	}
 	return err
 }
 
 func (a *actor) armKeepalive() {
+	a.kaDeadline = time.Now().Add(a.c.lim.pingInterval)
+	a.setDeadline(time.Time{})
+}
+
+// setDeadline sets the socket's read deadline to the earliest of the close
+// deadline (or, when not closing, the keepalive deadline) and linger (zero:
+// no linger), and records whether linger is the one set.
+func (a *actor) setDeadline(linger time.Time) {
 	c := a.c
 	c.mu.Lock()
-	if c.closeDeadline.IsZero() {
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.pingInterval))
+	d := c.closeDeadline
+	if d.IsZero() {
+		d = a.kaDeadline
 	}
+	a.lingerDL = time.Time{}
+	if !linger.IsZero() && (d.IsZero() || linger.Before(d)) {
+		d, a.lingerDL = linger, linger
+	}
+	_ = c.nc.SetReadDeadline(d)
 	c.mu.Unlock()
+}
+
+// idleWait waits for the next frame with nothing buffered (frameReader's
+// idle path) when idle detach is on. It waits in the runtime's poller for
+// the linger time (WithIdleDetach); when nothing arrives by then it parks
+// the actor in the shared poller and returns errParked, which ends this
+// goroutine: an idle connection holds no goroutine, stack or read buffer.
+func (a *actor) idleWait() error {
+	rd := &a.rd
+	for {
+		rd.r, rd.w = 0, 0
+		var (
+			n     int
+			err   error
+			again bool
+		)
+		if a.park.fd >= 0 && a.c.lim.idleDetach == 0 {
+			n, again, err = rd.raw.readNow() // no linger: park as soon as empty
+		} else {
+			a.armLinger()
+			n, err = rd.raw.tryRead()
+			again = err != nil && isTimeout(err) && !a.lingerDL.IsZero() && !time.Now().Before(a.lingerDL)
+		}
+		switch {
+		case again:
+			if a.parkIdle() {
+				return errParked
+			}
+			// The socket cannot be watched: wait here from now on.
+			a.park.fd = -1
+			a.setDeadline(time.Time{})
+		case err == nil && n == 0:
+			return io.EOF
+		case err == nil:
+			rd.w = n
+			return nil
+		case !isTimeout(err):
+			return err
+		default:
+			if err := a.onTimeout(err); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// armLinger sets the linger deadline unless the one set still has at least
+// half the linger time to run (one SetReadDeadline per half linger on a busy
+// connection).
+func (a *actor) armLinger() {
+	if a.park.fd < 0 {
+		return
+	}
+	linger := a.c.lim.idleDetach
+	now := time.Now()
+	if !a.lingerDL.IsZero() && a.lingerDL.Sub(now) > linger/2 {
+		return
+	}
+	a.setDeadline(now.Add(linger))
+}
+
+// parkIdle hands the actor to the shared poller with its next deadline. It
+// fails once the connection is failing (the socket may be closed and its
+// descriptor reused).
+func (a *actor) parkIdle() bool {
+	c := a.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cause != nil || c.aborted {
+		return false
+	}
+	d := c.closeDeadline
+	if d.IsZero() {
+		d = a.kaDeadline
+	}
+	a.lingerDL = time.Time{} // the socket's deadline is re-armed on resume
+	return sharedPoller.park(a, d)
+}
+
+// unpark resumes the actor if it is parked (Close, Abort, a write error, its
+// deadline).
+func (a *actor) unpark() { sharedPoller.unpark(a) }
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }
 
 // closeEvent builds the terminal Close from how the read loop ended.

@@ -39,6 +39,7 @@ type Conn struct {
 
 	mu             sync.Mutex // guards the fields below
 	nc             net.Conn
+	act            *actor // set once open; its unpark wakes a parked actor
 	cancelDial     context.CancelFunc
 	closeRequested bool
 	closeCode      StatusCode
@@ -336,6 +337,15 @@ func (c *Conn) Abort() {
 	if c.nc != nil {
 		_ = c.nc.Close()
 	}
+	c.wakeActorLocked()
+}
+
+// wakeActorLocked resumes the actor if it is parked in the shared poller,
+// so that it sees what just changed (socket closed, close deadline set).
+func (c *Conn) wakeActorLocked() {
+	if c.act != nil {
+		c.act.unpark()
+	}
 }
 
 func (c *Conn) stopLocked() {
@@ -353,6 +363,7 @@ func (c *Conn) armCloseTimeoutLocked() {
 	}
 	c.closeDeadline = time.Now().Add(c.lim.closeTimeout)
 	_ = c.nc.SetReadDeadline(c.closeDeadline)
+	c.wakeActorLocked()
 }
 
 // fail records the first local cause of failure and closes the socket so
@@ -366,6 +377,7 @@ func (c *Conn) fail(err error) {
 	if c.nc != nil {
 		_ = c.nc.Close()
 	}
+	c.wakeActorLocked()
 }
 
 func (c *Conn) localCause() error {

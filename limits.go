@@ -29,7 +29,13 @@ const (
 	// DefaultMaxResponseHeaderBytes bounds the size of the handshake response
 	// head (status line and headers).
 	DefaultMaxResponseHeaderBytes = 64 << 10
+	// DefaultIdleDetach is how long an idle connection's actor waits for
+	// the next frame before its goroutine exits (see WithIdleDetach).
+	DefaultIdleDetach = 20 * time.Millisecond
 )
+
+// defaultIdleDetach is DefaultIdleDetach; tests may change it (export_test.go).
+var defaultIdleDetach = DefaultIdleDetach
 
 // limits is the resolved set of limits of one connection.
 type limits struct {
@@ -44,6 +50,7 @@ type limits struct {
 	maxResponseHead  int
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
+	idleDetach       time.Duration // < 0: never
 }
 
 func defaultLimits() limits {
@@ -57,6 +64,7 @@ func defaultLimits() limits {
 		sendQueue:        DefaultSendQueue,
 		sendQueueBytes:   DefaultSendQueueBytes,
 		maxResponseHead:  DefaultMaxResponseHeaderBytes,
+		idleDetach:       defaultIdleDetach,
 	}
 }
 

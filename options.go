@@ -122,6 +122,18 @@ func WithKeepalive(interval, timeout time.Duration) Option {
 	return func(c *config) { c.lim.pingInterval, c.lim.pongTimeout = interval, timeout }
 }
 
+// WithIdleDetach sets how long a connection with nothing to read keeps its
+// actor goroutine waiting before the goroutine exits and the socket is
+// watched by one poller shared by all connections (default 20 ms; Linux,
+// plain ws:// sockets). Thousands of idle connections then cost no
+// goroutine, stack or read buffer; a frame, Close, Abort or a keepalive
+// deadline starts a fresh goroutine where the old one stopped, which costs
+// a few microseconds once per idle period. 0 detaches at once; a negative
+// value never detaches.
+func WithIdleDetach(after time.Duration) Option {
+	return func(c *config) { c.lim.idleDetach = after }
+}
+
 // WithAccessLog enables access log channels at creation (default "none").
 func WithAccessLog(channels ...string) Option {
 	return func(c *config) { c.accessLog = append(c.accessLog, channels...) }

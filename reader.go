@@ -25,6 +25,9 @@ type frameReader struct {
 	// beforeRead is called before every socket read, which may block: the
 	// actor hands over the messages it batched.
 	beforeRead func() error
+	// idle, when set, replaces readIdle on the idle path of header: the
+	// actor's idleWait, which may park the actor (idle detach).
+	idle func() error
 }
 
 const readBufSize = 4096
@@ -114,7 +117,7 @@ func (f *frameReader) readIdle() error {
 }
 
 func (f *frameReader) timeout(err error) error {
-	if ne, ok := err.(net.Error); ok && ne.Timeout() && f.onTimeout != nil {
+	if isTimeout(err) && f.onTimeout != nil {
 		return f.onTimeout(err)
 	}
 	return err
@@ -145,7 +148,13 @@ func (f *frameReader) header(h *frameHeader) error {
 		if err := f.beforeRead(); err != nil {
 			return err
 		}
-		if err := f.readIdle(); err != nil {
+		var err error
+		if f.idle != nil {
+			err = f.idle()
+		} else {
+			err = f.readIdle()
+		}
+		if err != nil {
 			return err
 		}
 	}

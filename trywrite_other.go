@@ -18,4 +18,5 @@ type rawIO struct {
 
 func newRawIO(syscall.RawConn) *rawIO         { return nil }
 func (*rawIO) tryRead() (int, error)          { return 0, nil }
+func (*rawIO) readNow() (int, bool, error)    { return 0, false, nil }
 func (*rawIO) tryWrite(b []byte) (int, error) { return 0, nil }

@@ -27,6 +27,7 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 type rawIO struct {
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool
+	pollFn  func(fd uintptr) bool
 	writeFn func(fd uintptr) bool
 
 	get     func() []byte // read: the buffer to read into
@@ -34,6 +35,7 @@ type rawIO struct {
 	out     []byte        // write: what to write
 	n       int
 	err     error
+	again   bool // read: the socket was empty (readNow)
 }
 
 func newRawIO(rc syscall.RawConn) *rawIO {
@@ -42,6 +44,7 @@ func newRawIO(rc syscall.RawConn) *rawIO {
 	}
 	r := &rawIO{rc: rc}
 	r.readFn = r.readOnce
+	r.pollFn = r.readNoWait
 	r.writeFn = r.writeAll
 	return r
 }
@@ -66,6 +69,14 @@ func (r *rawIO) readOnce(fd uintptr) bool {
 		r.n = m
 		return true
 	}
+}
+
+func (r *rawIO) readNoWait(fd uintptr) bool {
+	if r.readOnce(fd) {
+		return true
+	}
+	r.again = true // empty: report it rather than wait
+	return true
 }
 
 func (r *rawIO) writeAll(fd uintptr) bool {
@@ -98,6 +109,15 @@ func (r *rawIO) tryRead() (int, error) {
 		r.err = err
 	}
 	return r.n, r.err
+}
+
+// readNow is tryRead that never waits: again reports an empty socket.
+func (r *rawIO) readNow() (n int, again bool, err error) {
+	r.n, r.err, r.again = 0, nil, false
+	if err := r.rc.Read(r.pollFn); err != nil && r.err == nil {
+		r.err = err
+	}
+	return r.n, r.again, r.err
 }
 
 // tryWrite writes as much of b as the socket takes without waiting; n <

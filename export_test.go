@@ -1,0 +1,34 @@
+package wsactor
+
+import (
+	"os"
+	"runtime"
+	"time"
+)
+
+// WSACTOR_IDLE_DETACH=0 runs the whole suite with actors that park in the
+// shared poller as soon as they are idle (.ci/run does this once).
+func init() {
+	if v := os.Getenv("WSACTOR_IDLE_DETACH"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			panic("WSACTOR_IDLE_DETACH: " + err.Error())
+		}
+		defaultIdleDetach = d
+	}
+}
+
+// Parked reports whether c's actor is parked in the shared poller (its
+// goroutine gone).
+func Parked(c *Conn) bool {
+	c.mu.Lock()
+	a := c.act
+	c.mu.Unlock()
+	if a == nil {
+		return false
+	}
+	return sharedPoller.isParked(a)
+}
+
+// IdleDetachSupported reports whether actors can park (epoll).
+const IdleDetachSupported = runtime.GOOS == "linux"

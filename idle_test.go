@@ -1,0 +1,221 @@
+package wsactor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/gobwas/ws"
+	"github.com/wsactor/wsactor"
+)
+
+// Idle detach (WithIdleDetach): an idle actor's goroutine exits and the
+// shared poller resumes it. These tests park actors at once (0) and check
+// every way back: data, Close, Abort, the peer going away, keepalive and
+// close deadlines. The whole suite also runs with WSACTOR_IDLE_DETACH=0 in
+// .ci/run.
+
+func needDetach(t *testing.T) {
+	t.Helper()
+	if !wsactor.IdleDetachSupported {
+		t.Skip("idle detach needs epoll (Linux)")
+	}
+}
+
+func dialParked(t *testing.T, url string, opts ...wsactor.Option) *wsactor.Conn {
+	t.Helper()
+	c, err := wsactor.Dial(ctxT(t), url, append([]wsactor.Option{wsactor.WithIdleDetach(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Abort)
+	mustOpen(t, c)
+	awaitParked(t, c)
+	return c
+}
+
+func awaitParked(t *testing.T, c *wsactor.Conn) {
+	t.Helper()
+	pollUntil(t, func() string { return "actor not parked" }, func() bool { return wsactor.Parked(c) })
+}
+
+// The server replies to each message while the client's actor is parked:
+// each reply resumes it.
+func TestIdleDetachEcho(t *testing.T) {
+	needDetach(t)
+	c := dialParked(t, echoURL(t))
+	for i := range 50 {
+		awaitParked(t, c)
+		msg := fmt.Sprint("hi ", i)
+		if err := c.SendText(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+		ev := next(t, c)
+		if m, ok := ev.(*wsactor.Message); !ok || string(m.Data) != msg {
+			t.Fatalf("round %d: got %#v", i, ev)
+		}
+	}
+	awaitParked(t, c)
+	if err := c.Close(wsactor.StatusNormalClosure, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if cl := mustClose(t, next(t, c)); !cl.Clean || cl.Code != wsactor.StatusNormalClosure {
+		t.Fatalf("close: %+v", cl)
+	}
+}
+
+// serveScript upgrades and then runs script with the connection; go is
+// closed when the test lets the server act.
+func serveScript(t *testing.T, script func(nc net.Conn) error) string {
+	t.Helper()
+	s := startRaw(t, func(nc net.Conn) error {
+		if err := upgrade(nc, ws.Upgrader{}); err != nil {
+			return err
+		}
+		return script(nc)
+	})
+	return s.URL()
+}
+
+// A message and a close frame from the server, each arriving while the
+// actor is parked.
+func TestIdleDetachServerPushAndClose(t *testing.T) {
+	needDetach(t)
+	step := make(chan struct{})
+	url := serveScript(t, func(nc net.Conn) error {
+		<-step
+		if _, err := nc.Write(frame(ws.OpText, true, []byte("pushed"))); err != nil {
+			return err
+		}
+		<-step
+		if _, err := nc.Write(closeFrame(ws.StatusGoingAway, "moving")); err != nil {
+			return err
+		}
+		return expectClose(nc, ws.StatusGoingAway)
+	})
+	c := dialParked(t, url)
+	step <- struct{}{}
+	if m, ok := next(t, c).(*wsactor.Message); !ok || string(m.Data) != "pushed" {
+		t.Fatalf("want the pushed message")
+	}
+	awaitParked(t, c)
+	step <- struct{}{}
+	cl := mustClose(t, next(t, c))
+	if cl.Code != wsactor.StatusGoingAway || cl.Reason != "moving" || !cl.Clean {
+		t.Fatalf("close: %+v", cl)
+	}
+	<-c.Done()
+}
+
+// Abort, and the server dropping TCP, end a parked connection at once.
+func TestIdleDetachAbortAndPeerGone(t *testing.T) {
+	needDetach(t)
+	t.Run("abort", func(t *testing.T) {
+		hold := make(chan struct{})
+		defer close(hold)
+		c := dialParked(t, serveScript(t, func(nc net.Conn) error { <-hold; return nil }))
+		c.Abort()
+		if cl := mustClose(t, next(t, c)); !errors.Is(cl.Err, wsactor.ErrAborted) || cl.Code != wsactor.StatusAbnormalClosure {
+			t.Fatalf("close: %+v", cl)
+		}
+	})
+	t.Run("peer gone", func(t *testing.T) {
+		step := make(chan struct{})
+		c := dialParked(t, serveScript(t, func(nc net.Conn) error { <-step; return nil }))
+		close(step) // the handler returns and the server closes TCP
+		if cl := mustClose(t, next(t, c)); cl.Err == nil || cl.Code != wsactor.StatusAbnormalClosure {
+			t.Fatalf("close: %+v", cl)
+		}
+	})
+}
+
+// Keepalive deadlines wake a parked actor: pings go out while the server
+// answers, and a server that stops answering fails the connection with
+// 1008 and ErrPongTimeout.
+func TestIdleDetachKeepalive(t *testing.T) {
+	needDetach(t)
+	const answered = 3
+	url := serveScript(t, func(nc net.Conn) error {
+		for i := 0; ; i++ {
+			f, err := readClientFrame(nc)
+			if err != nil {
+				return err
+			}
+			switch f.Header.OpCode {
+			case ws.OpPing:
+				if i < answered {
+					if _, err := nc.Write(frame(ws.OpPong, true, f.Payload)); err != nil {
+						return err
+					}
+				}
+			case ws.OpClose:
+				code, _ := ws.ParseCloseFrameData(f.Payload)
+				if code != ws.StatusPolicyViolation {
+					return fmt.Errorf("close %d, want 1008", code)
+				}
+				return nil
+			default:
+				return fmt.Errorf("unexpected %v frame", f.Header.OpCode)
+			}
+		}
+	})
+	c := dialParked(t, url, wsactor.WithKeepalive(5e6, 50e6)) // 5 ms, 50 ms
+	cl := mustClose(t, next(t, c))
+	if !errors.Is(cl.Err, wsactor.ErrPongTimeout) || cl.Sent != wsactor.StatusPolicyViolation {
+		t.Fatalf("close: %+v", cl)
+	}
+}
+
+// Close on a parked connection whose server never answers ends with
+// ErrCloseTimeout: the close deadline wakes the actor.
+func TestIdleDetachCloseTimeout(t *testing.T) {
+	needDetach(t)
+	hold := make(chan struct{})
+	defer close(hold)
+	c := dialParked(t, serveScript(t, func(nc net.Conn) error { <-hold; return nil }), wsactor.WithCloseTimeout(30e6))
+	if err := c.Close(wsactor.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if cl := mustClose(t, next(t, c)); !errors.Is(cl.Err, wsactor.ErrCloseTimeout) {
+		t.Fatalf("close: %+v", cl)
+	}
+}
+
+// Many parked connections hold no actor goroutine; all of them still work.
+func TestIdleDetachManyConns(t *testing.T) {
+	needDetach(t)
+	const n = 200
+	url := echoURL(t)
+	conns := make([]*wsactor.Conn, n)
+	for i := range conns {
+		conns[i] = dialParked(t, url)
+	}
+	actors := func() int {
+		buf := make([]byte, 1<<22)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "wsactor.(*actor).readSide")
+	}
+	pollUntil(t, func() string { return fmt.Sprintf("%d actor goroutines with %d connections parked", actors(), n) },
+		func() bool { return actors() == 0 })
+	for i, c := range conns {
+		if err := c.SendText(context.Background(), "x"); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	for i, c := range conns {
+		if m, ok := next(t, c).(*wsactor.Message); !ok || string(m.Data) != "x" {
+			t.Fatalf("conn %d: no echo", i)
+		}
+	}
+	for _, c := range conns {
+		_ = c.Close(wsactor.StatusNormalClosure, "")
+	}
+	for i, c := range conns {
+		if cl := mustClose(t, next(t, c)); !cl.Clean {
+			t.Fatalf("conn %d: %+v", i, cl)
+		}
+	}
+}

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package wsactor
+
+import "time"
+
+// Idle detach needs epoll: elsewhere an idle actor keeps its goroutine,
+// parked in the runtime's poller (see poller_linux.go).
+type poller struct{}
+
+var sharedPoller poller
+
+type parkState struct{ fd int }
+
+func (p *poller) park(a *actor, deadline time.Time) bool { return false }
+
+func (p *poller) unpark(a *actor) {}
+
+func socketFD(r *rawIO) int              { return -1 }
+func (p *poller) isParked(a *actor) bool { return false }
