@@ -77,6 +77,7 @@ func (f *inflight) push(size int64, capacity int) {
 func (c *Conn) deliverOpen(ev *Open) {
 	select {
 	case c.events <- ev:
+		c.kick()
 	case <-c.stop:
 	}
 }
@@ -124,6 +125,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 		if fits {
 			c.events <- m // never blocks: the actor is the only sender
 			f.push(size, cap(c.events))
+			c.kick()
 			return nil
 		}
 		switch c.cfg.policy {
@@ -160,6 +162,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 		case c.events <- m:
 			f.sync(len(c.events) - 1)
 			f.push(size, cap(c.events))
+			c.kick()
 			return nil
 		case <-c.stop:
 		}
@@ -199,6 +202,11 @@ func (c *Conn) isStopped() bool {
 // dropped to make room, so the connection always ends: nothing outlives
 // Close.
 func (c *Conn) deliverTerminal(ev Event) {
+	c.putTerminal(ev)
+	c.kick()
+}
+
+func (c *Conn) putTerminal(ev Event) {
 	for {
 		select {
 		case c.events <- ev:

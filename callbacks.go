@@ -7,9 +7,12 @@ import (
 )
 
 // callbacks is the adapter that turns the event channel into handler calls.
-// The actor knows nothing about it: a dispatcher goroutine consumes
-// Events() and calls the handlers registered for each event's type, in
-// registration order, one event at a time (FIFO across types).
+// A dispatcher goroutine consumes Events() and calls the handlers registered
+// for each event's type, in registration order, one event at a time (FIFO
+// across types). The dispatcher runs only while events are waiting: it
+// exits when the channel is empty and the actor starts one again with the
+// next event (kick), so an idle connection with callbacks holds no
+// goroutine of its own.
 //
 // Dispatch works on a snapshot: the handler lists are immutable slices
 // replaced on every change, so a handler cancelled during an event still
@@ -17,9 +20,9 @@ import (
 type callbacks struct {
 	mu      sync.Mutex
 	nextID  uint64
-	any     bool
+	any     atomic.Bool // a handler was registered: callbacks own Events()
 	set     atomic.Pointer[handlerSet]
-	running bool // the dispatcher goroutine was started
+	running atomic.Bool // a dispatcher goroutine runs
 }
 
 type handler[T any] struct {
@@ -32,12 +35,6 @@ type handlerSet struct {
 	msg   []handler[*Message]
 	close []handler[*Close]
 	err   []handler[*Error]
-}
-
-func (cb *callbacks) registered() bool {
-	cb.mu.Lock()
-	defer cb.mu.Unlock()
-	return cb.any
 }
 
 func (cb *callbacks) snapshot() *handlerSet {
@@ -76,13 +73,11 @@ func (c *Conn) register(add func(s *handlerSet, id uint64), del func(s *handlerS
 	c.cb.mu.Lock()
 	c.cb.nextID++
 	id := c.cb.nextID
-	c.cb.any = true
 	c.cb.mu.Unlock()
 	c.cb.update(func(s *handlerSet) { add(s, id) })
+	c.cb.any.Store(true)
 	c.mu.Lock()
-	if st := ReadyState(c.state.Load()); st != StateIdle && !(st == StateClosed && c.live == 0) {
-		c.startDispatcherLocked()
-	}
+	c.startDispatcherLocked() // events may be waiting already
 	c.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { c.cb.update(func(s *handlerSet) { del(s, id) }) }) }
@@ -118,13 +113,22 @@ func (c *Conn) OnError(fn func(*Error)) (cancel func()) {
 		func(s *handlerSet, id uint64) { s.err = remove(s.err, id) })
 }
 
-// startDispatcherLocked starts the dispatcher once; c.mu is held.
+// kick starts the dispatcher if callbacks are registered and none runs.
+// The actor calls it after every event it puts in the channel: an atomic
+// load while a dispatcher runs.
+func (c *Conn) kick() {
+	if !c.cb.any.Load() || c.cb.running.Load() {
+		return
+	}
+	c.mu.Lock()
+	c.startDispatcherLocked()
+	c.mu.Unlock()
+}
+
+// startDispatcherLocked starts a dispatcher unless one runs or the
+// connection has no live goroutine (not started, or over); c.mu is held.
 func (c *Conn) startDispatcherLocked() {
-	c.cb.mu.Lock()
-	started := c.cb.running
-	c.cb.running = true
-	c.cb.mu.Unlock()
-	if started {
+	if c.live == 0 || !c.cb.any.Load() || !c.cb.running.CompareAndSwap(false, true) {
 		return
 	}
 	c.live++
@@ -135,29 +139,48 @@ func (c *Conn) startDispatcherLocked() {
 	})
 }
 
-// dispatch runs handlers for every event until the channel is closed. A
-// panicking handler is recovered and logged on the rerror channel; the
-// other handlers still run and the connection lives on.
+// dispatch runs handlers for every waiting event and returns when the
+// channel is empty (or closed). A panicking handler is recovered and logged
+// on the rerror channel; the other handlers still run and the connection
+// lives on.
 func (c *Conn) dispatch() {
-	for ev := range c.events {
-		s := c.cb.snapshot()
-		switch e := ev.(type) {
-		case *Open:
-			runAll(c, s.open, e)
-		case *Message:
-			runAll(c, s.msg, e)
-		case *Batch:
-			for i, m := range e.Messages {
-				if i > 0 {
-					s = c.cb.snapshot() // each message is an event of its own
-				}
-				runAll(c, s.msg, m)
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				return // nothing is delivered after the close
 			}
-		case *Close:
-			runAll(c, s.close, e)
-		case *Error:
-			runAll(c, s.err, e)
+			c.handle(ev)
+		default:
+			// Empty: stop, unless an event arrived after the check and its
+			// kick saw this dispatcher still running (the store and the
+			// actor's load order the two sides).
+			c.cb.running.Store(false)
+			if len(c.events) == 0 || !c.cb.running.CompareAndSwap(false, true) {
+				return
+			}
 		}
+	}
+}
+
+func (c *Conn) handle(ev Event) {
+	s := c.cb.snapshot()
+	switch e := ev.(type) {
+	case *Open:
+		runAll(c, s.open, e)
+	case *Message:
+		runAll(c, s.msg, e)
+	case *Batch:
+		for i, m := range e.Messages {
+			if i > 0 {
+				s = c.cb.snapshot() // each message is an event of its own
+			}
+			runAll(c, s.msg, m)
+		}
+	case *Close:
+		runAll(c, s.close, e)
+	case *Error:
+		runAll(c, s.err, e)
 	}
 }
 

@@ -169,9 +169,6 @@ func (c *Conn) Connect(ctx context.Context) error {
 		c.run(hctx)
 		return nil
 	})
-	if c.cb.registered() {
-		c.startDispatcherLocked()
-	}
 	return nil
 }
 

@@ -194,12 +194,8 @@ func TestIdleDetachManyConns(t *testing.T) {
 	for i := range conns {
 		conns[i] = dialParked(t, url)
 	}
-	actors := func() int {
-		buf := make([]byte, 1<<22)
-		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "wsactor.(*actor).readSide")
-	}
-	pollUntil(t, func() string { return fmt.Sprintf("%d actor goroutines with %d connections parked", actors(), n) },
-		func() bool { return actors() == 0 })
+	pollUntil(t, func() string { return fmt.Sprintf("%d actor goroutines with %d connections parked", connGoroutines(), n) },
+		func() bool { return connGoroutines() == 0 })
 	for i, c := range conns {
 		if err := c.SendText(context.Background(), "x"); err != nil {
 			t.Fatal(i, err)
@@ -216,6 +212,126 @@ func TestIdleDetachManyConns(t *testing.T) {
 	for i, c := range conns {
 		if cl := mustClose(t, next(t, c)); !cl.Clean {
 			t.Fatalf("conn %d: %+v", i, cl)
+		}
+	}
+}
+
+// connGoroutines counts goroutines running a connection's actor or
+// callback dispatcher.
+func connGoroutines() int {
+	buf := make([]byte, 1<<22)
+	st := string(buf[:runtime.Stack(buf, true)])
+	return strings.Count(st, "wsactor.(*actor).readSide") + strings.Count(st, "wsactor.(*Conn).dispatch")
+}
+
+// Connections used through callbacks hold no goroutine at all while idle:
+// the actor is parked and the dispatcher runs only while events wait. Each
+// message restarts both, in order.
+func TestIdleDetachCallbacksNoGoroutines(t *testing.T) {
+	needDetach(t)
+	const n, rounds = 100, 3
+	url := echoURL(t)
+	got := make(chan string, n*rounds)
+	closed := make(chan *wsactor.Close, n)
+	conns := make([]*wsactor.Conn, n)
+	for i := range conns {
+		c, err := wsactor.New(url, wsactor.WithIdleDetach(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened := make(chan struct{})
+		c.OnOpen(func(*wsactor.Open) { close(opened) })
+		c.OnMessage(func(m *wsactor.Message) { got <- fmt.Sprint(i, ":", string(m.Data)) })
+		c.OnClose(func(cl *wsactor.Close) { closed <- cl })
+		if err := c.Connect(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Abort)
+		<-opened
+		conns[i] = c
+	}
+	for r := range rounds {
+		pollUntil(t, func() string { return fmt.Sprintf("%d connection goroutines for %d idle connections", connGoroutines(), n) },
+			func() bool { return connGoroutines() == 0 })
+		for _, c := range conns {
+			if err := c.SendText(context.Background(), fmt.Sprint(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[string]bool{}
+		for range n {
+			select {
+			case s := <-got:
+				seen[s] = true
+			case <-ctxT(t).Done():
+				t.Fatalf("round %d: %d of %d callbacks ran", r, len(seen), n)
+			}
+		}
+		for i := range n {
+			if !seen[fmt.Sprint(i, ":", r)] {
+				t.Fatalf("round %d: conn %d: no callback", r, i)
+			}
+		}
+	}
+	for _, c := range conns {
+		_ = c.Close(wsactor.StatusNormalClosure, "")
+	}
+	for range n {
+		if cl := <-closed; !cl.Clean {
+			t.Fatalf("close: %+v", cl)
+		}
+	}
+	for _, c := range conns {
+		<-c.Done()
+	}
+}
+
+// The dispatcher stops whenever the channel is empty and restarts with the
+// next event; handlers still see every message once, in order, and the
+// Close after them.
+func TestCallbacksOrderAcrossRestarts(t *testing.T) {
+	const chunks, per = 40, 50
+	url := serveScript(t, func(nc net.Conn) error {
+		for k := range chunks {
+			var b []byte
+			for j := range per {
+				b = append(b, frame(ws.OpText, true, []byte(fmt.Sprint(k*per+j)))...)
+			}
+			if _, err := nc.Write(b); err != nil {
+				return err
+			}
+		}
+		if _, err := nc.Write(closeFrame(ws.StatusNormalClosure, "")); err != nil {
+			return err
+		}
+		return expectClose(nc, ws.StatusNormalClosure)
+	})
+	for _, opts := range [][]wsactor.Option{nil, {wsactor.WithBatchDelivery()}, {wsactor.WithIdleDetach(0)}} {
+		c, err := wsactor.New(url, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seq []string
+		done := make(chan *wsactor.Close, 1)
+		c.OnMessage(func(m *wsactor.Message) { seq = append(seq, m.Text()) })
+		c.OnClose(func(cl *wsactor.Close) { done <- cl })
+		if err := c.Connect(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		var cl *wsactor.Close
+		select {
+		case cl = <-done:
+		case <-ctxT(t).Done():
+			t.Fatal("no close")
+		}
+		<-c.Done()
+		if !cl.Clean || len(seq) != chunks*per {
+			t.Fatalf("%d messages, close %+v", len(seq), cl)
+		}
+		for i, s := range seq {
+			if s != fmt.Sprint(i) {
+				t.Fatalf("message %d is %q", i, s)
+			}
 		}
 	}
 }
