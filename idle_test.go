@@ -194,7 +194,9 @@ func TestIdleDetachManyConns(t *testing.T) {
 	for i := range conns {
 		conns[i] = dialParked(t, url)
 	}
-	pollUntil(t, func() string { return fmt.Sprintf("%d actor goroutines with %d connections parked", connGoroutines(), n) },
+	pollUntil(t, func() string {
+		return fmt.Sprintf("%d actor goroutines with %d connections parked", connGoroutines(), n)
+	},
 		func() bool { return connGoroutines() == 0 })
 	for i, c := range conns {
 		if err := c.SendText(context.Background(), "x"); err != nil {
@@ -251,7 +253,9 @@ func TestIdleDetachCallbacksNoGoroutines(t *testing.T) {
 		conns[i] = c
 	}
 	for r := range rounds {
-		pollUntil(t, func() string { return fmt.Sprintf("%d connection goroutines for %d idle connections", connGoroutines(), n) },
+		pollUntil(t, func() string {
+			return fmt.Sprintf("%d connection goroutines for %d idle connections", connGoroutines(), n)
+		},
 			func() bool { return connGoroutines() == 0 })
 		for _, c := range conns {
 			if err := c.SendText(context.Background(), fmt.Sprint(r)); err != nil {
