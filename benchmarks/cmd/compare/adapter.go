@@ -28,6 +28,15 @@ type Conn interface {
 	Close()
 }
 
+// Starter is implemented by adapters whose library can deliver messages
+// without a goroutine of the caller's (callbacks on goroutines the library
+// starts on demand). Start registers fn and returns at once; the channel is
+// closed when the connection has ended. The idle scenario uses Start when
+// it is there.
+type Starter interface {
+	Start(fn func(p []byte) bool) <-chan struct{}
+}
+
 // Adapter dials a connection with one library.
 type Adapter struct {
 	Name string
@@ -40,7 +49,7 @@ func register(a Adapter) { adapters[a.Name] = a }
 
 // adapterOrder is the default display/run order; names not compiled in are
 // skipped.
-var adapterOrder = []string{"raw", "gorilla", "coder", "gws", "wsactor"}
+var adapterOrder = []string{"raw", "gorilla", "coder", "gws", "wsactor", "wsactor-cb"}
 
 func availableAdapters() []string {
 	var out []string

@@ -23,7 +23,7 @@ var kindTitle = map[string]string{
 	"echo": "sequential echo round trips (1 message in flight)",
 	"pipe": "pipelined echo (%d in flight)",
 	"push": "server push (client only receives)",
-	"idle": "idle connections (receive loop running, nothing sent)",
+	"idle": "idle connections (receiving, nothing sent; Starter adapters without a goroutine of ours)",
 	"conc": "%d connections echoing at once (16 B, sequential per connection)",
 }
 

@@ -421,9 +421,24 @@ const dialParallel = 8
 func runIdle(e *env, s Scenario) (map[string]float64, bool, error) {
 	before := snapshot()
 	cpu0 := cpuTime()
+	dones := make([]<-chan struct{}, s.Count)
 	conns, dialTime, running, err := dialMany(e, s.Count, dialParallel, "/", func(i int, c Conn) {
+		if st, ok := c.(Starter); ok {
+			dones[i] = st.Start(func(p []byte) bool { return true }) // no goroutine of ours
+			return
+		}
 		_ = c.Run(func(p []byte) bool { return true })
 	})
+	defer func() { // Starter connections end without a Run to return
+		for _, d := range dones {
+			if d != nil {
+				select {
+				case <-d:
+				case <-time.After(10 * time.Second):
+				}
+			}
+		}
+	}()
 	cpu1 := cpuTime()
 	if err != nil {
 		closeAll(conns, running, 5*time.Second)
