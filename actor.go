@@ -36,8 +36,6 @@ type actor struct {
 	cur     *Message // the Message a.msg is being read into, if sized
 	u8      utf8Stream
 
-	ctrl [125]byte // control frame payloads
-
 	closeSent  bool // our close frame is queued
 	closeRecvd bool // the peer's close frame arrived
 	peerCode   StatusCode
@@ -68,6 +66,7 @@ var errParked = errors.New("wsactor: actor parked")
 // terminal event. It is the only goroutine that reads the socket.
 func (c *Conn) run(ctx context.Context) {
 	hr, err := c.handshake(ctx)
+	c.hs = nil // only the handshake needs it
 	c.mu.Lock()
 	if c.cancelDial != nil {
 		c.cancelDial()
@@ -227,8 +226,8 @@ func (a *actor) control(h *frameHeader) error {
 	if h.length > 125 {
 		return a.protocolError("control frame payload longer than 125 bytes")
 	}
-	p := a.ctrl[:h.length]
-	if err := a.rd.readFull(p); err != nil {
+	p, err := a.rd.next(int(h.length)) // valid until the next read
+	if err != nil {
 		return err
 	}
 	switch h.op {
@@ -702,7 +701,7 @@ func (a *actor) publish() {
 // the connection asked for batches (WithBatchDelivery), else one by one.
 func (a *actor) flush() error {
 	a.publish()
-	if len(a.batch) > 1 && a.c.cfg.batchDelivery {
+	if len(a.batch) > 1 && a.c.batch {
 		ms := make([]*Message, len(a.batch)) // the receiver owns the slice
 		copy(ms, a.batch)
 		clear(a.batch)

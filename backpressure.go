@@ -118,7 +118,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 		// for the terminal event, so ending never drops a message that the
 		// policy chose to keep.
 		limit := cap(c.events)
-		if c.cfg.policy != Block {
+		if c.policy != Block {
 			limit--
 		}
 		fits := n < limit && (n == 0 || f.bytes+size <= budget)
@@ -128,7 +128,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 			c.kick()
 			return nil
 		}
-		switch c.cfg.policy {
+		switch c.policy {
 		case DropNewest:
 			c.stats.dropped.Add(1)
 			return nil

@@ -21,8 +21,10 @@ import (
 // to the writer (writer.go). All exported methods are safe for concurrent use.
 type Conn struct {
 	url    *url.URL
-	cfg    config
+	hs     *config // handshake options; dropped once the handshake ends
 	lim    limits
+	policy Policy
+	batch  bool // WithBatchDelivery
 	logs   logs
 	state  atomic.Int32
 	events chan Event
@@ -99,8 +101,10 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 	}
 	c := &Conn{
 		url:    u,
-		cfg:    cfg,
+		hs:     &cfg,
 		lim:    cfg.lim,
+		policy: cfg.policy,
+		batch:  cfg.batchDelivery,
 		events: make(chan Event, cfg.lim.eventBuffer+1), // +1: see deliverMessage
 		done:   make(chan struct{}),
 		opened: make(chan struct{}),

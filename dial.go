@@ -53,9 +53,9 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	var lc *limitConn
 	d := ws.Dialer{
 		Timeout:         c.lim.handshakeTimeout,
-		Protocols:       c.cfg.protocols,
-		Host:            c.cfg.host,
-		NetDial:         c.cfg.netDial,
+		Protocols:       c.hs.protocols,
+		Host:            c.hs.host,
+		NetDial:         c.hs.netDial,
 		ReadBufferSize:  readBufSize,
 		WriteBufferSize: 1024,
 		WrapConn: func(nc net.Conn) net.Conn {
@@ -76,13 +76,13 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 			return nil
 		},
 	}
-	if c.cfg.header != nil {
-		d.Header = ws.HandshakeHeaderHTTP(c.cfg.header)
+	if c.hs.header != nil {
+		d.Header = ws.HandshakeHeaderHTTP(c.hs.header)
 	}
 	if c.url.Scheme == "wss" {
 		var cfg *tls.Config
-		if c.cfg.tlsConfig != nil {
-			cfg = c.cfg.tlsConfig.Clone()
+		if c.hs.tlsConfig != nil {
+			cfg = c.hs.tlsConfig.Clone()
 		} else {
 			cfg = &tls.Config{}
 		}
@@ -92,7 +92,7 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 		d.TLSConfig = cfg
 	}
 	if c.logs.on(logDebugHandshake) {
-		c.logs.alog(logDebugHandshake, "opening handshake", strAttr("protocols", fmt.Sprint(c.cfg.protocols)))
+		c.logs.alog(logDebugHandshake, "opening handshake", strAttr("protocols", fmt.Sprint(c.hs.protocols)))
 	}
 	nc, br, hs, err := d.Dial(ctx, c.url.String())
 	if err != nil {

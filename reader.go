@@ -251,6 +251,20 @@ func (f *frameReader) readFull(p []byte) error {
 	return nil
 }
 
+// next returns the next n (<= readBufSize) payload bytes in place, valid
+// until the next read: control frames are handled without a copy.
+func (f *frameReader) next(n int) ([]byte, error) {
+	if err := f.fill(n); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	p := f.buf[f.r : f.r+n]
+	f.r += n
+	return p, nil
+}
+
 // skip discards n payload bytes.
 func (f *frameReader) skip(n int64) error {
 	for n > 0 {
