@@ -214,8 +214,8 @@ func (w *writer) writeInline(op byte, p []byte) error {
 	raw := w.raw
 	w.mu.Unlock()
 
+	w.c.stats.writeCalls.Add(1) // before the write: a reply can never overtake the count
 	n, err := raw.tryWrite(out.b)
-	w.c.stats.writeCalls.Add(1)
 
 	w.mu.Lock()
 	w.lastSend = sinceStart()
@@ -260,8 +260,8 @@ func (w *writer) write(nc net.Conn, out *wbuf) error {
 	if wt := w.c.lim.writeTimeout; wt > 0 {
 		_ = nc.SetWriteDeadline(time.Now().Add(wt))
 	}
+	w.c.stats.writeCalls.Add(1) // before the write: a reply can never overtake the count
 	_, err := nc.Write(out.b)
-	w.c.stats.writeCalls.Add(1)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = ErrWriteTimeout
 	}
