@@ -44,8 +44,8 @@
 //	}
 //
 // OnOpen, OnMessage, OnClose and OnError are an adapter over the same
-// channel: a dispatcher goroutine calls the handlers in registration order.
-// Use one style per connection.
+// channel: a dispatcher goroutine, running only while events wait, calls
+// the handlers in registration order. Use one style per connection.
 //
 // # Concurrency
 //
@@ -55,6 +55,15 @@
 // goroutine of a connection outlives its terminal event: the actor and the
 // callback dispatcher run in an errgroup, the writer goroutine exists only
 // while frames are queued, and Done is closed when all have returned.
+//
+// # Idle connections
+//
+// On Linux an idle ws:// connection's actor goroutine exits after a short
+// linger (WithIdleDetach, default 20 ms) and one epoll instance shared by
+// all connections resumes it, on a fresh goroutine of the same errgroup,
+// when a frame arrives, the peer goes away, Close or Abort is called, a
+// write fails or a deadline passes. With callbacks, whose dispatcher also
+// runs only on demand, an idle connection holds no goroutine at all.
 //
 // # Backpressure and limits
 //
