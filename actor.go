@@ -702,11 +702,10 @@ func (a *actor) publish() {
 func (a *actor) flush() error {
 	a.publish()
 	if len(a.batch) > 1 && a.c.batch {
-		ms := make([]*Message, len(a.batch)) // the receiver owns the slice
-		copy(ms, a.batch)
+		b := newBatch(a.c, a.batch) // the receiver owns it until Release
 		clear(a.batch)
 		a.batch = a.batch[:0]
-		return a.deliverBatch(ms)
+		return a.deliverBatch(b)
 	}
 	for i, m := range a.batch {
 		a.batch[i] = nil

@@ -132,10 +132,29 @@ func (m *Message) class() (int, bool) {
 	return k, cap(m.own) == classSize(k)
 }
 
-// Release hands every message of the batch back to wsactor at once (see
-// Message.Release): after it, neither the batch's messages nor their Data
-// may be used. Cheaper than releasing them one by one.
+// batchPool holds released Batch events with their Messages arrays, so a
+// consumer that releases batches receives them without allocating.
+var batchPool sync.Pool
+
+// newBatch returns a Batch holding ms (copied), from batchPool when one was
+// released.
+func newBatch(c *Conn, ms []*Message) *Batch {
+	b, _ := batchPool.Get().(*Batch)
+	if b == nil {
+		b = &Batch{Messages: make([]*Message, 0, maxBatch)}
+	}
+	b.conn = c
+	b.Messages = append(b.Messages[:0], ms...)
+	return b
+}
+
+// Release hands the batch and every message in it back to wsactor at once
+// (see Message.Release): after it, neither the Batch, nor its messages, nor
+// their Data may be used. Cheaper than releasing them one by one.
 func (b *Batch) Release() {
+	if b.conn == nil {
+		return // released already
+	}
 	var cur *msgStock
 	curK := -1
 	for _, m := range b.Messages {
@@ -160,5 +179,10 @@ func (b *Batch) Release() {
 	if cur != nil {
 		stockPools[curK].Put(cur)
 	}
-	b.Messages = nil
+	clear(b.Messages)
+	b.Messages = b.Messages[:0]
+	b.conn = nil
+	if cap(b.Messages) == maxBatch {
+		batchPool.Put(b)
+	}
 }

@@ -89,12 +89,12 @@ func (a *actor) deliverMessage(m *Message) error {
 }
 
 // deliverBatch hands over several messages as one *Batch event.
-func (a *actor) deliverBatch(ms []*Message) error {
+func (a *actor) deliverBatch(b *Batch) error {
 	var size int64
-	for _, m := range ms {
+	for _, m := range b.Messages {
 		size += int64(len(m.Data))
 	}
-	return a.deliverData(&Batch{conn: a.c, Messages: ms}, size, len(ms))
+	return a.deliverData(b, size, len(b.Messages))
 }
 
 // eventMessages is how many messages an undelivered event carries.

@@ -25,7 +25,7 @@ import (
 // benchConn starts a peer that runs serve after the opening handshake,
 // dials it and consumes Open. The connection is aborted and drained at the
 // end of the benchmark.
-func benchConn(b *testing.B, serve func(nc net.Conn) error) *wsactor.Conn {
+func benchConn(b *testing.B, serve func(nc net.Conn) error, opts ...wsactor.Option) *wsactor.Conn {
 	b.Helper()
 	url := startRaw(b, func(nc net.Conn) error {
 		if err := upgrade(nc, ws.Upgrader{}); err != nil {
@@ -33,7 +33,7 @@ func benchConn(b *testing.B, serve func(nc net.Conn) error) *wsactor.Conn {
 		}
 		return serve(nc)
 	}).URL()
-	c, err := wsactor.Dial(context.Background(), url)
+	c, err := wsactor.Dial(context.Background(), url, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,34 +72,51 @@ func BenchmarkSend(b *testing.B) {
 }
 
 // BenchmarkReceive measures server push: a peer writes pre-encoded frames
-// as fast as the client takes them; the consumer ranges over Events().
+// as fast as the client takes them; the consumer ranges over Events() and
+// releases what it gets. With /batch the connection delivers backlogs as
+// *Batch events (WithBatchDelivery). One op is one message.
 func BenchmarkReceive(b *testing.B) {
-	for _, size := range []int{16, 1024, 64 << 10} {
-		b.Run(strconv.Itoa(size), func(b *testing.B) {
-			var batch []byte
-			for range max(1, (64<<10)/(size+10)) {
-				batch = append(batch, frame(ws.OpBinary, true, bytes.Repeat([]byte("y"), size))...)
+	for _, batched := range []bool{false, true} {
+		for _, size := range []int{16, 1024, 64 << 10} {
+			name := strconv.Itoa(size)
+			var opts []wsactor.Option
+			if batched {
+				name += "/batch"
+				opts = append(opts, wsactor.WithBatchDelivery())
 			}
-			c := benchConn(b, func(nc net.Conn) error {
-				for {
-					if _, err := nc.Write(batch); err != nil {
-						return nil
-					}
-				}
-			})
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				m, ok := (<-c.Events()).(*wsactor.Message)
-				if !ok {
-					b.Fatal("not a message")
-				}
-				m.Release() // payloads of 512 B..64 KiB go back to the pool
-			}
-			b.StopTimer()
-		})
+			b.Run(name, func(b *testing.B) { benchReceive(b, size, opts...) })
+		}
 	}
+}
+
+func benchReceive(b *testing.B, size int, opts ...wsactor.Option) {
+	var batch []byte
+	for range max(1, (64<<10)/(size+10)) {
+		batch = append(batch, frame(ws.OpBinary, true, bytes.Repeat([]byte("y"), size))...)
+	}
+	c := benchConn(b, func(nc net.Conn) error {
+		for {
+			if _, err := nc.Write(batch); err != nil {
+				return nil
+			}
+		}
+	}, opts...)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		switch e := (<-c.Events()).(type) {
+		case *wsactor.Message:
+			e.Release() // the struct and the payload go back to the pool
+			n++
+		case *wsactor.Batch:
+			n += len(e.Messages)
+			e.Release() // the batch, its messages and payloads in one step
+		default:
+			b.Fatalf("%T event", e)
+		}
+	}
+	b.StopTimer()
 }
 
 // BenchmarkEcho measures sequential round trips against an in-process echo

@@ -76,7 +76,8 @@ func (m *Message) Text() string { return string(m.Data) }
 // delivered only on connections created WithBatchDelivery, in place of the
 // Message events it holds, when more than one message was ready at once:
 // one channel operation and at most one consumer wake-up for the lot. The
-// receiver owns the slice and the messages.
+// receiver owns the Batch, the slice and the messages until it calls
+// Release (optional), which recycles all of them.
 type Batch struct {
 	conn     *Conn
 	Messages []*Message
