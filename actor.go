@@ -55,6 +55,8 @@ type actor struct {
 	// Read deadlines (see setDeadline). Only the actor touches these.
 	kaDeadline time.Time // keepalive: when the next ping or the pong is due; zero when off
 	lingerDL   time.Time // the idle linger deadline set on the socket; zero when none
+	idleReads  uint32    // reads that ended an idle wait
+	armReads   uint32    // idleReads when the linger deadline was set
 	park       parkState // registration with the shared poller (idle detach)
 }
 
@@ -507,7 +509,15 @@ func (a *actor) idleWait() error {
 		} else {
 			a.armLinger()
 			n, err = rd.raw.tryRead()
-			again = err != nil && isTimeout(err) && !a.lingerDL.IsZero() && !time.Now().Before(a.lingerDL)
+			if err != nil && isTimeout(err) && !a.lingerDL.IsZero() && !time.Now().Before(a.lingerDL) {
+				if a.idleReads != a.armReads {
+					// Frames arrived during this linger period: a busy
+					// connection. Linger another period.
+					a.lingerDL = time.Time{}
+					continue
+				}
+				again = true // a whole linger period without a frame
+			}
 		}
 		switch {
 		case again:
@@ -521,6 +531,7 @@ func (a *actor) idleWait() error {
 			return io.EOF
 		case err == nil:
 			rd.w = n
+			a.idleReads++
 			return nil
 		case !isTimeout(err):
 			return err
@@ -532,19 +543,17 @@ func (a *actor) idleWait() error {
 	}
 }
 
-// armLinger sets the linger deadline unless the one set still has at least
-// half the linger time to run (one SetReadDeadline per half linger on a busy
-// connection).
+// armLinger sets the linger deadline if none is set. It is not moved while
+// frames arrive: when it expires, idleWait looks at whether any did
+// (idleReads) and lingers another period if so. A busy connection thus pays
+// one deadline update per linger period, not one per message, and an idle
+// one parks after one to two periods.
 func (a *actor) armLinger() {
-	if a.park.fd < 0 {
+	if a.park.fd < 0 || !a.lingerDL.IsZero() {
 		return
 	}
-	linger := a.c.lim.idleDetach
-	now := time.Now()
-	if !a.lingerDL.IsZero() && a.lingerDL.Sub(now) > linger/2 {
-		return
-	}
-	a.setDeadline(now.Add(linger))
+	a.armReads = a.idleReads
+	a.setDeadline(time.Now().Add(a.c.lim.idleDetach))
 }
 
 // parkIdle hands the actor to the shared poller with its next deadline. It

@@ -123,13 +123,14 @@ func WithKeepalive(interval, timeout time.Duration) Option {
 }
 
 // WithIdleDetach sets how long a connection with nothing to read keeps its
-// actor goroutine waiting before the goroutine exits and the socket is
-// watched by one poller shared by all connections (default 20 ms; Linux,
-// plain ws:// sockets). Thousands of idle connections then cost no
-// goroutine, stack or read buffer; a frame, Close, Abort or a keepalive
-// deadline starts a fresh goroutine where the old one stopped, which costs
-// a few microseconds once per idle period. 0 detaches at once; a negative
-// value never detaches.
+// actor goroutine before the goroutine exits and the socket is watched by
+// one poller shared by all connections (Linux, plain ws:// sockets): the
+// actor parks after one to two periods of this length without a frame
+// (default 20 ms). Thousands of idle connections then cost no goroutine,
+// stack or read buffer; a frame, Close, Abort or a keepalive deadline
+// starts a fresh goroutine where the old one stopped, which costs a few
+// microseconds once per idle period. 0 detaches as soon as the socket is
+// empty; a negative value never detaches.
 func WithIdleDetach(after time.Duration) Option {
 	return func(c *config) { c.lim.idleDetach = after }
 }
