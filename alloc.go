@@ -179,6 +179,11 @@ func (b *Batch) Release() {
 	if cur != nil {
 		stockPools[curK].Put(cur)
 	}
+	b.recycle()
+}
+
+// recycle puts the Batch itself (not its messages) back in batchPool.
+func (b *Batch) recycle() {
 	clear(b.Messages)
 	b.Messages = b.Messages[:0]
 	b.conn = nil

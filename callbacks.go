@@ -177,6 +177,7 @@ func (c *Conn) handle(ev Event) {
 			}
 			runAll(c, s.msg, m)
 		}
+		e.recycle() // handlers saw messages, never the Batch: reuse it
 	case *Close:
 		runAll(c, s.close, e)
 	case *Error:
