@@ -34,6 +34,8 @@ type config struct {
 	pause      time.Duration
 	outDir     string
 	serverBin  string
+	serverCPU  string // taskset CPU list for the echo server ("" = any)
+	clientCPU  string // taskset CPU list for each client process
 	from       string
 	benchFile  bool
 	verbose    bool
@@ -64,6 +66,8 @@ func main() {
 	flag.DurationVar(&cfg.pause, "pause", 100*time.Millisecond, "pause between runs")
 	flag.StringVar(&cfg.outDir, "out", "results", "directory for raw results (JSON lines) and Go benchmark format output")
 	flag.StringVar(&cfg.serverBin, "server", "", "echo server binary (e.g. built from ./cmd/echoserver); default: this binary with -serve")
+	flag.StringVar(&cfg.serverCPU, "server-cpu", "", "pin the echo server to these CPUs (taskset -c list, e.g. 1)")
+	flag.StringVar(&cfg.clientCPU, "client-cpu", "", "pin each client process to these CPUs (taskset -c list, e.g. 0)")
 	flag.StringVar(&cfg.from, "from", "", "do not run anything: print the table from this JSON-lines results file")
 	flag.BoolVar(&cfg.benchFile, "benchfmt", true, "also write Go benchmark format lines (for benchstat) next to the JSON lines")
 	flag.BoolVar(&cfg.verbose, "v", false, "print every run's result line on stderr")

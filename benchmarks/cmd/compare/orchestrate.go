@@ -220,6 +220,7 @@ func runOne(cfg config, self, adapter string, s Scenario, rep int) Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, self, "-child", "-adapter", adapter, "-scenario", string(sj),
 		"-addr", addr, "-rep", strconv.Itoa(rep), "-timeout", cfg.timeout.String())
+	pin(cmd, cfg.clientCPU)
 	var out, errb bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &limitedWriter{w: &errb, n: 64 << 10}
@@ -273,6 +274,7 @@ func startServer(cfg config, self string) (*server, string, error) {
 	} else {
 		cmd = exec.Command(self, "-serve")
 	}
+	pin(cmd, cfg.serverCPU)
 	stdin, err := cmd.StdinPipe() // closing it (or our death) makes the server exit
 	if err != nil {
 		return nil, "", err
@@ -346,4 +348,21 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// pin runs cmd under taskset -c cpus (which execs it: the PID is the
+// program's). Placement on a small VM decides sequential echo results: see
+// the README.
+func pin(cmd *exec.Cmd, cpus string) {
+	if cpus == "" {
+		return
+	}
+	path, err := exec.LookPath("taskset")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compare: -server-cpu/-client-cpu need taskset (util-linux)")
+		os.Exit(2)
+	}
+	cmd.Args = append([]string{"taskset", "-c", cpus}, cmd.Args...)
+	cmd.Path = path
+	cmd.Err = nil
 }

@@ -209,6 +209,9 @@ func printReport(w io.Writer, results []Result, scenOrder, adOrder []string, cfg
 	fmt.Fprintf(w, "Medians of %d repetition(s); each run is a fresh client process against a fresh echo server process. "+
 		"`× raw` = adapter median / raw gobwas median (msgs/s: higher is better; CPU and memory: lower is better). "+
 		"CPU = client process user+sys time per operation.\n\n", reps)
+	if cfg.serverCPU != "" || cfg.clientCPU != "" {
+		fmt.Fprintf(w, "Placement: echo server on CPUs %q, clients on CPUs %q (taskset; \"\" = any).\n\n", cfg.serverCPU, cfg.clientCPU)
+	}
 
 	// Summary: primary metric per scenario x adapter.
 	fmt.Fprintf(w, "### Summary (primary metric, ratio to raw gobwas)\n\n| scenario | metric |")
