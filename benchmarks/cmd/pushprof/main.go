@@ -1,0 +1,69 @@
+// Command pushprof measures wsactor alone on the push scenario (the echo
+// server's /push path), many repetitions in one process, optionally with a
+// CPU profile: a quicker loop than cmd/compare for work on the receive path.
+//
+//	go build -o /tmp/echoserver ./cmd/echoserver && /tmp/echoserver -addr 127.0.0.1:9001 &
+//	go run ./cmd/pushprof -url ws://127.0.0.1:9001 -size 16 -reps 30 -prof /tmp/push.prof
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"time"
+
+	"github.com/wsactor/wsactor"
+)
+
+func main() {
+	url := flag.String("url", "", "")
+	n := flag.Int("n", 200000, "")
+	size := flag.Int("size", 16, "")
+	reps := flag.Int("reps", 30, "")
+	prof := flag.String("prof", "", "")
+	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			panic(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			panic(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var rates []float64
+	for r := 0; r < *reps; r++ {
+		start := time.Now()
+		c, err := wsactor.Dial(context.Background(), fmt.Sprintf("%s/push?n=%d&size=%d", *url, *n, *size), wsactor.WithMaxMessageSize(16<<20), wsactor.WithBatchDelivery())
+		if err != nil {
+			panic(err)
+		}
+		recv := 0
+		var end time.Time
+	loop:
+		for ev := range c.Events() {
+			switch e := ev.(type) {
+			case *wsactor.Message:
+				recv++
+				e.Release()
+			case *wsactor.Batch:
+				recv += len(e.Messages)
+				e.Release()
+			}
+			if recv >= *n {
+				end = time.Now()
+				break loop
+			}
+		}
+		c.Abort()
+		for range c.Events() {
+		}
+		rates = append(rates, float64(recv)/end.Sub(start).Seconds())
+	}
+	sort.Float64s(rates)
+	fmt.Printf("median %.0f msgs/s (min %.0f max %.0f)\n", rates[len(rates)/2], rates[0], rates[len(rates)-1])
+}
