@@ -43,9 +43,10 @@ type actor struct {
 	failCode   StatusCode // code we failed the connection with, 0 if none
 	failErr    error
 
-	pingOut bool // keepalive ping outstanding
-	alloc   payloadAlloc
-	batch   []*Message // parsed, not yet handed over (see queue)
+	pingOut    bool // keepalive ping outstanding
+	alloc      payloadAlloc
+	batch      []*Message // parsed, not yet handed over (see queue)
+	batchBytes int        // payload bytes in batch
 
 	inMsgs, inBytes uint64 // received, not yet added to c.stats (see publish)
 	flight          inflight
@@ -675,8 +676,12 @@ func (c *Conn) exitMember() {
 	}
 }
 
-// maxBatch bounds the messages the actor parses before handing them over.
-const maxBatch = 64
+// maxBatch and maxBatchBytes bound the messages the actor parses before
+// handing them over.
+const (
+	maxBatch      = 64
+	maxBatchBytes = 256 << 10
+)
 
 // queue hands m to the consumer, batching while more bytes are already
 // buffered: the consumer is then woken once per batch rather than once per
@@ -684,8 +689,13 @@ const maxBatch = 64
 // before any socket read, so batching never delays a message while the
 // actor waits for the network.
 func (a *actor) queue(m *Message) error {
-	if a.rd.buffered() > 0 && len(a.batch) < maxBatch {
+	if len(a.batch) < maxBatch && a.batchBytes < maxBatchBytes &&
+		(a.rd.buffered() > 0 || (len(m.Data) >= readBufSize && a.rd.peek())) {
+		// More is waiting (for a large message, whose payload was read
+		// straight from the socket, a non-blocking read tells: one
+		// syscall is cheap next to a consumer wake-up per message).
 		a.batch = append(a.batch, m)
+		a.batchBytes += len(m.Data)
 		return nil
 	}
 	a.publish()
@@ -710,6 +720,7 @@ func (a *actor) publish() {
 // the connection asked for batches (WithBatchDelivery), else one by one.
 func (a *actor) flush() error {
 	a.publish()
+	a.batchBytes = 0
 	if len(a.batch) > 1 && a.c.batch {
 		b := newBatch(a.c, a.batch) // the receiver owns it until Release
 		clear(a.batch)

@@ -43,6 +43,19 @@ type frameHeader struct {
 
 func (f *frameReader) buffered() int { return f.w - f.r }
 
+// peek fills the empty buffer with what the socket already holds, without
+// waiting, and reports whether anything came.
+func (f *frameReader) peek() bool {
+	if f.raw == nil || f.r != f.w {
+		return f.r != f.w
+	}
+	f.getBuf()
+	f.r, f.w = 0, 0
+	n := f.raw.peek()
+	f.w = n
+	return n > 0
+}
+
 // readMore reads once from the socket into the free part of the buffer.
 func (f *frameReader) readMore() error {
 	if err := f.beforeRead(); err != nil {
@@ -209,6 +222,13 @@ func (f *frameReader) read(p []byte) (int, error) {
 		return n, nil
 	}
 	if len(p) >= readBufSize {
+		if f.raw != nil {
+			// What the socket already holds needs no wait, so the batched
+			// messages need not be handed over first (see actor.queue).
+			if n, again, err := f.raw.readNowInto(p); !again && err == nil && n > 0 {
+				return n, nil
+			}
+		}
 		if err := f.beforeRead(); err != nil {
 			return 0, err
 		}

@@ -16,7 +16,9 @@ type rawIO struct {
 	release func()
 }
 
-func newRawIO(syscall.RawConn) *rawIO         { return nil }
-func (*rawIO) tryRead() (int, error)          { return 0, nil }
-func (*rawIO) readNow() (int, bool, error)    { return 0, false, nil }
-func (*rawIO) tryWrite(b []byte) (int, error) { return 0, nil }
+func newRawIO(syscall.RawConn) *rawIO                { return nil }
+func (*rawIO) tryRead() (int, error)                 { return 0, nil }
+func (*rawIO) readNow() (int, bool, error)           { return 0, false, nil }
+func (*rawIO) readNowInto([]byte) (int, bool, error) { return 0, false, nil }
+func (*rawIO) peek() int                             { return 0 }
+func (*rawIO) tryWrite(b []byte) (int, error)        { return 0, nil }

@@ -3,6 +3,7 @@
 package wsactor
 
 import (
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -33,9 +34,11 @@ type rawIO struct {
 	get     func() []byte // read: the buffer to read into
 	release func()        // read: called before parking on an empty socket
 	out     []byte        // write: what to write
+	dst     []byte        // read: read here instead of get() (readNowInto)
 	n       int
 	err     error
-	again   bool // read: the socket was empty (readNow)
+	again   bool  // read: the socket was empty (readNow)
+	pending error // read: an error a peek saw, returned by the next read
 }
 
 func newRawIO(rc syscall.RawConn) *rawIO {
@@ -54,13 +57,23 @@ func sysErr(op string, e error) error {
 }
 
 func (r *rawIO) readOnce(fd uintptr) bool {
+	if r.pending != nil {
+		r.err, r.pending = r.pending, nil
+		return true
+	}
+	buf := r.dst
+	if buf == nil {
+		buf = r.get()
+	}
 	for {
-		m, e := syscall.Read(int(fd), r.get())
+		m, e := syscall.Read(int(fd), buf)
 		switch {
 		case e == syscall.EINTR:
 			continue
 		case e == syscall.EAGAIN:
-			r.release()
+			if r.dst == nil {
+				r.release()
+			}
 			return false // park until readable
 		case e != nil:
 			r.err = sysErr("read", e)
@@ -118,6 +131,32 @@ func (r *rawIO) readNow() (n int, again bool, err error) {
 		r.err = err
 	}
 	return r.n, r.again, r.err
+}
+
+// readNowInto is readNow into p rather than the read buffer.
+func (r *rawIO) readNowInto(p []byte) (n int, again bool, err error) {
+	r.dst = p
+	n, again, err = r.readNow()
+	r.dst = nil
+	return n, again, err
+}
+
+// peek reads what the socket already holds into the read buffer without
+// waiting (0 when it is empty). An error is kept for the next read, so
+// nothing is lost by looking.
+func (r *rawIO) peek() int {
+	n, again, err := r.readNow()
+	switch {
+	case again:
+		return 0
+	case err != nil:
+		r.pending = err
+		return 0
+	case n == 0:
+		r.pending = io.EOF
+		return 0
+	}
+	return n
 }
 
 // tryWrite writes as much of b as the socket takes without waiting; n <

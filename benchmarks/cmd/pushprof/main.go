@@ -36,6 +36,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	var rates []float64
+	var batches, singles int
 	for r := 0; r < *reps; r++ {
 		start := time.Now()
 		c, err := wsactor.Dial(context.Background(), fmt.Sprintf("%s/push?n=%d&size=%d", *url, *n, *size), wsactor.WithMaxMessageSize(16<<20), wsactor.WithBatchDelivery())
@@ -49,9 +50,11 @@ func main() {
 			switch e := ev.(type) {
 			case *wsactor.Message:
 				recv++
+				singles++
 				e.Release()
 			case *wsactor.Batch:
 				recv += len(e.Messages)
+				batches++
 				e.Release()
 			}
 			if recv >= *n {
@@ -65,5 +68,5 @@ func main() {
 		rates = append(rates, float64(recv)/end.Sub(start).Seconds())
 	}
 	sort.Float64s(rates)
-	fmt.Printf("median %.0f msgs/s (min %.0f max %.0f)\n", rates[len(rates)/2], rates[0], rates[len(rates)-1])
+	fmt.Printf("median %.0f msgs/s (min %.0f max %.0f); %d batch events, %d single messages\n", rates[len(rates)/2], rates[0], rates[len(rates)-1], batches, singles)
 }
