@@ -5,7 +5,8 @@ import "time"
 // Default limits. Every one can be changed with an option; the memory a
 // connection holds is bounded by them whatever the peer and the consumer do:
 // roughly EventBytes (undelivered messages) + MaxMessageSize (the message
-// being read) + SendQueueBytes (unwritten frames) + a few KiB of buffers.
+// being read) + SendQueueBytes (unwritten frames) + 256 KiB (messages parsed
+// while more were waiting, not yet handed over) + a few KiB of buffers.
 const (
 	// DefaultMaxMessageSize is the largest message accepted (R's default).
 	// A message of exactly this size passes; one byte more fails the
