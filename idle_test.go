@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -337,5 +339,80 @@ func TestCallbacksOrderAcrossRestarts(t *testing.T) {
 				t.Fatalf("message %d is %q", i, s)
 			}
 		}
+	}
+}
+
+// Large messages that are already waiting in the socket are batched (the
+// actor peeks after each one); whatever ends the stream after them, a clean
+// close or EOF, arrives after every message, and a reset seen by a
+// non-blocking read is reported, not lost.
+func TestLargeMessagesBatchedThenEnd(t *testing.T) {
+	const n, size = 12, 20 << 10
+	for _, end := range []string{"close", "eof", "reset"} {
+		t.Run(end, func(t *testing.T) {
+			url := serveScript(t, func(nc net.Conn) error {
+				var b []byte
+				for i := range n {
+					p := make([]byte, size)
+					p[0] = byte(i)
+					b = append(b, frame(ws.OpBinary, true, p)...)
+				}
+				if end == "close" {
+					b = append(b, closeFrame(ws.StatusNormalClosure, "")...)
+				}
+				if _, err := nc.Write(b); err != nil {
+					return err
+				}
+				switch end {
+				case "close":
+					return expectClose(nc, ws.StatusNormalClosure)
+				case "reset":
+					_ = nc.(*net.TCPConn).SetLinger(0) // Close sends RST
+				}
+				return nil
+			})
+			for _, opts := range [][]wsactor.Option{nil, {wsactor.WithBatchDelivery()}} {
+				c, err := wsactor.Dial(ctxT(t), url, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustOpen(t, c)
+				var got []byte
+				var cl *wsactor.Close
+				for cl == nil {
+					switch e := next(t, c).(type) {
+					case *wsactor.Message:
+						got = append(got, e.Data[0])
+					case *wsactor.Batch:
+						for _, m := range e.Messages {
+							got = append(got, m.Data[0])
+						}
+					case *wsactor.Close:
+						cl = e
+					}
+				}
+				for i, v := range got {
+					if int(v) != i {
+						t.Fatalf("message %d carries %d", i, v)
+					}
+				}
+				switch end {
+				case "close":
+					if len(got) != n || !cl.Clean {
+						t.Fatalf("%d messages (want %d), close %+v", len(got), n, cl)
+					}
+				case "eof":
+					if len(got) != n || cl.Code != wsactor.StatusAbnormalClosure || !errors.Is(cl.Err, io.ErrUnexpectedEOF) {
+						t.Fatalf("%d messages (want %d), close %+v", len(got), n, cl)
+					}
+				case "reset":
+					// The kernel drops unread data when the RST arrives: a
+					// prefix of the messages, then the reset itself.
+					if cl.Code != wsactor.StatusAbnormalClosure || !errors.Is(cl.Err, syscall.ECONNRESET) {
+						t.Fatalf("%d messages, close %+v (want ECONNRESET)", len(got), cl)
+					}
+				}
+			}
+		})
 	}
 }

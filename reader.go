@@ -225,7 +225,15 @@ func (f *frameReader) read(p []byte) (int, error) {
 		if f.raw != nil {
 			// What the socket already holds needs no wait, so the batched
 			// messages need not be handed over first (see actor.queue).
-			if n, again, err := f.raw.readNowInto(p); !again && err == nil && n > 0 {
+			n, again, err := f.raw.readNowInto(p)
+			switch {
+			case again, err != nil && isTimeout(err):
+				// Wait below (deadlines are handled there).
+			case err != nil:
+				return 0, err
+			case n == 0:
+				return 0, io.ErrUnexpectedEOF
+			default:
 				return n, nil
 			}
 		}
