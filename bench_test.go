@@ -17,7 +17,7 @@ import (
 // message in steady state and at most one per received message (its
 // payload). Compare runs with benchstat:
 //
-//	go test -run '^$' -bench . -count 6 > new.txt && benchstat old.txt new.txt
+//	go test -run '^$' -bench 'Send|Receive|Echo' -count 6 > new.txt && benchstat old.txt new.txt
 //
 // The in-process peers below do not allocate per message, so allocs/op is
 // the client's.
