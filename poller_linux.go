@@ -29,6 +29,7 @@ type poller struct {
 	file   *os.File
 	parked map[uint64]*actor
 	nextID uint64
+	broken bool // the epoll file cannot be waited on: never park again
 }
 
 var sharedPoller = poller{epfd: -1}
@@ -52,9 +53,17 @@ func (p *poller) openLocked() bool {
 		return false
 	}
 	f := os.NewFile(uintptr(epfd), "wsactor-epoll")
+	// A file the runtime poller cannot watch has no deadlines: then there
+	// is no detaching at all (the actors keep their goroutines).
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		_ = f.Close()
+		p.broken = true
+		return false
+	}
 	rc, err := f.SyscallConn()
 	if err != nil {
 		_ = f.Close()
+		p.broken = true
 		return false
 	}
 	p.epfd, p.file = epfd, f
@@ -86,7 +95,7 @@ func (p *poller) park(a *actor, deadline time.Time) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.epfd < 0 && !p.openLocked() {
+	if p.broken || (p.epfd < 0 && !p.openLocked()) {
 		return false
 	}
 	if ps.id == 0 {
@@ -169,7 +178,17 @@ func (p *poller) wait(f *os.File, rc syscall.RawConn) {
 	for {
 		n = 0
 		if err := rc.Read(read); err != nil {
-			return // closed (no connection parked)
+			p.mu.Lock()
+			if p.file == f {
+				// Not closed by closeLocked: waiting failed. Resume every
+				// parked actor and stop parking, rather than strand them.
+				p.broken = true
+				for id := range p.parked {
+					p.resumeLocked(id)
+				}
+			}
+			p.mu.Unlock()
+			return
 		}
 		p.mu.Lock()
 		if p.file != f {
