@@ -110,9 +110,7 @@ func (c *Conn) run(ctx context.Context) {
 
 	a := &actor{c: c}
 	a.rd.nc = hr.nc
-	if a.rd.raw = newRawIO(rawConnOf(hr.nc)); a.rd.raw != nil {
-		a.rd.raw.get, a.rd.raw.release = a.rd.getBuf, a.rd.releaseBuf
-	}
+	a.rd.raw = newRawIO(rawConnOf(hr.nc), &a.rd)
 	a.rd.onTimeout = a.onTimeout
 	a.rd.beforeRead = a.flush
 	a.park.fd = -1

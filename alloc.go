@@ -20,7 +20,7 @@ import (
 type payloadAlloc struct {
 	msgs  []Message
 	chunk []byte
-	stock [maxClassShift - minClassShift + 1]*msgStock // released by Batch.Release
+	stock *[maxClassShift - minClassShift + 1]*msgStock // released by Batch.Release; allocated on first use
 }
 
 // msgStock is a batch of released messages of one size class: Batch.Release
@@ -68,17 +68,22 @@ func (p *payloadAlloc) plain() *Message {
 // 64 KiB), from the pool when one was released.
 func (p *payloadAlloc) sized(n int) *Message {
 	k := classOf(n)
-	if s := p.stock[k]; s != nil {
-		m := s.ms[len(s.ms)-1]
-		s.ms = s.ms[:len(s.ms)-1]
-		if len(s.ms) == 0 {
-			emptyStocks.Put(s)
-			p.stock[k] = nil
+	if p.stock != nil {
+		if s := p.stock[k]; s != nil {
+			m := s.ms[len(s.ms)-1]
+			s.ms = s.ms[:len(s.ms)-1]
+			if len(s.ms) == 0 {
+				emptyStocks.Put(s)
+				p.stock[k] = nil
+			}
+			m.released = false
+			return m
 		}
-		m.released = false
-		return m
 	}
 	if s, ok := stockPools[k].Get().(*msgStock); ok && len(s.ms) > 0 {
+		if p.stock == nil {
+			p.stock = new([maxClassShift - minClassShift + 1]*msgStock)
+		}
 		p.stock[k] = s
 		return p.sized(n)
 	}

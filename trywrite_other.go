@@ -11,14 +11,14 @@ import (
 
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
-type rawIO struct {
-	get     func() []byte
-	release func()
-}
+type rawIO struct{}
 
-func newRawIO(syscall.RawConn) *rawIO                { return nil }
+type rawWriter struct{}
+
+func newRawIO(syscall.RawConn, *frameReader) *rawIO  { return nil }
+func newRawWriter(syscall.RawConn) *rawWriter        { return nil }
 func (*rawIO) tryRead() (int, error)                 { return 0, nil }
 func (*rawIO) readNow() (int, bool, error)           { return 0, false, nil }
 func (*rawIO) readNowInto([]byte) (int, bool, error) { return 0, false, nil }
 func (*rawIO) peek() int                             { return 0 }
-func (*rawIO) tryWrite(b []byte) (int, error)        { return 0, nil }
+func (*rawWriter) tryWrite(b []byte) (int, error)    { return 0, nil }

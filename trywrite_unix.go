@@ -23,33 +23,48 @@ func rawConnOf(nc net.Conn) syscall.RawConn {
 	return rc
 }
 
-// rawIO runs non-blocking reads and writes on a raw socket. Its callbacks
-// are built once per connection so that a call allocates nothing.
+// rawIO runs non-blocking reads on a raw socket for the actor's frameReader
+// (rawWriter does the writes). Its callbacks are built once per connection
+// so that a call allocates nothing.
 type rawIO struct {
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool
 	pollFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
-
-	get     func() []byte // read: the buffer to read into
-	release func()        // read: called before parking on an empty socket
-	out     []byte        // write: what to write
-	dst     []byte        // read: read here instead of get() (readNowInto)
+	fr      *frameReader // its read buffer: getBuf, and releaseBuf before parking
+	dst     []byte       // read here instead of fr's buffer (readNowInto)
 	n       int
 	err     error
-	again   bool  // read: the socket was empty (readNow)
-	pending error // read: an error a peek saw, returned by the next read
+	again   bool  // the socket was empty (readNow)
+	pending error // an error a peek saw, returned by the next read
 }
 
-func newRawIO(rc syscall.RawConn) *rawIO {
+func newRawIO(rc syscall.RawConn, fr *frameReader) *rawIO {
 	if rc == nil {
 		return nil
 	}
-	r := &rawIO{rc: rc}
+	r := &rawIO{rc: rc, fr: fr}
 	r.readFn = r.readOnce
 	r.pollFn = r.readNoWait
-	r.writeFn = r.writeAll
 	return r
+}
+
+// rawWriter writes to a raw socket without waiting (the writer's inline
+// path).
+type rawWriter struct {
+	rc      syscall.RawConn
+	writeFn func(fd uintptr) bool
+	out     []byte
+	n       int
+	err     error
+}
+
+func newRawWriter(rc syscall.RawConn) *rawWriter {
+	if rc == nil {
+		return nil
+	}
+	w := &rawWriter{rc: rc}
+	w.writeFn = w.writeAll
+	return w
 }
 
 func sysErr(op string, e error) error {
@@ -63,7 +78,7 @@ func (r *rawIO) readOnce(fd uintptr) bool {
 	}
 	buf := r.dst
 	if buf == nil {
-		buf = r.get()
+		buf = r.fr.getBuf()
 	}
 	for {
 		m, e := syscall.Read(int(fd), buf)
@@ -72,7 +87,7 @@ func (r *rawIO) readOnce(fd uintptr) bool {
 			continue
 		case e == syscall.EAGAIN:
 			if r.dst == nil {
-				r.release()
+				r.fr.releaseBuf()
 			}
 			return false // park until readable
 		case e != nil:
@@ -92,7 +107,7 @@ func (r *rawIO) readNoWait(fd uintptr) bool {
 	return true
 }
 
-func (r *rawIO) writeAll(fd uintptr) bool {
+func (r *rawWriter) writeAll(fd uintptr) bool {
 	for r.n < len(r.out) {
 		m, e := syscall.Write(int(fd), r.out[r.n:])
 		if m > 0 {
@@ -113,7 +128,7 @@ func (r *rawIO) writeAll(fd uintptr) bool {
 	return true
 }
 
-// tryRead reads once into get()'s buffer, calling release before parking
+// tryRead reads once into the read buffer, releasing it before parking
 // when the socket is empty, so an idle connection holds no read buffer.
 // n == 0 with a nil error is EOF.
 func (r *rawIO) tryRead() (int, error) {
@@ -161,7 +176,7 @@ func (r *rawIO) peek() int {
 
 // tryWrite writes as much of b as the socket takes without waiting; n <
 // len(b) with a nil error means the socket buffer is full.
-func (r *rawIO) tryWrite(b []byte) (int, error) {
+func (r *rawWriter) tryWrite(b []byte) (int, error) {
 	r.out, r.n, r.err = b, 0, nil
 	if err := r.rc.Write(r.writeFn); err != nil && r.err == nil {
 		r.err = err

@@ -28,7 +28,7 @@ type writer struct {
 	c   *Conn
 	mu  sync.Mutex
 	nc  net.Conn
-	raw *rawIO // nc's raw socket for inline writes; nil for TLS and wrappers
+	raw *rawWriter // nc's raw socket for inline writes; nil for TLS and wrappers
 
 	buf   *wbuf // pending frames (data and close), nil when empty
 	ctrl  *wbuf // pending pongs and pings
@@ -110,7 +110,7 @@ func (w *writer) init(c *Conn) {
 func (w *writer) open(nc net.Conn, acceptData bool) {
 	w.mu.Lock()
 	w.nc = nc
-	w.raw = newRawIO(rawConnOf(nc))
+	w.raw = newRawWriter(rawConnOf(nc))
 	w.closed = !acceptData
 	w.mu.Unlock()
 }
