@@ -32,3 +32,21 @@ func Parked(c *Conn) bool {
 
 // IdleDetachSupported reports whether actors can park (epoll).
 const IdleDetachSupported = runtime.GOOS == "linux"
+
+// FailPollerWait makes the shared poller treat its next wake-up as a failed
+// wait (linux); PollerBroken reports whether parking was switched off, and
+// ResetPoller switches it back on.
+func FailPollerWait() { sharedPoller.failWait.Store(true) }
+
+func PollerBroken() bool {
+	sharedPoller.mu.Lock()
+	defer sharedPoller.mu.Unlock()
+	return sharedPoller.broken
+}
+
+func ResetPoller() {
+	sharedPoller.mu.Lock()
+	defer sharedPoller.mu.Unlock()
+	sharedPoller.broken = false
+	sharedPoller.failWait.Store(false)
+}

@@ -416,3 +416,56 @@ func TestLargeMessagesBatchedThenEnd(t *testing.T) {
 		})
 	}
 }
+
+// If waiting on the shared poller ever fails, the parked actors are resumed
+// (nothing is stranded) and connections stop parking but keep working.
+func TestIdleDetachPollerFailure(t *testing.T) {
+	needDetach(t)
+	t.Cleanup(wsactor.ResetPoller)
+	step := make(chan struct{})
+	url := serveScript(t, func(nc net.Conn) error {
+		<-step
+		if _, err := nc.Write(frame(ws.OpText, true, []byte("wake"))); err != nil {
+			return err
+		}
+		for {
+			f, err := readClientFrame(nc)
+			if err != nil {
+				return err
+			}
+			if f.Header.OpCode == ws.OpClose {
+				_, err := nc.Write(closeFrame(ws.StatusNormalClosure, ""))
+				return err
+			}
+			if _, err := nc.Write(frame(f.Header.OpCode, true, f.Payload)); err != nil {
+				return err
+			}
+		}
+	})
+	c := dialParked(t, url)
+	wsactor.FailPollerWait()
+	step <- struct{}{} // the poller wakes, "fails", resumes every parked actor
+	if m, ok := next(t, c).(*wsactor.Message); !ok || m.Text() != "wake" {
+		t.Fatal("want the message that woke the poller")
+	}
+	if !wsactor.PollerBroken() {
+		t.Fatal("poller not switched off after a failed wait")
+	}
+	for i := range 5 { // works on without parking
+		if err := c.SendText(context.Background(), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := next(t, c).(*wsactor.Message); !ok || m.Text() != fmt.Sprint(i) {
+			t.Fatalf("echo %d", i)
+		}
+		if wsactor.Parked(c) {
+			t.Fatal("parked after the poller was switched off")
+		}
+	}
+	if err := c.Close(wsactor.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if cl := mustClose(t, next(t, c)); !cl.Clean {
+		t.Fatalf("close: %+v", cl)
+	}
+}

@@ -3,8 +3,10 @@
 package wsactor
 
 import (
+	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,6 +32,8 @@ type poller struct {
 	parked map[uint64]*actor
 	nextID uint64
 	broken bool // the epoll file cannot be waited on: never park again
+
+	failWait atomic.Bool // tests: treat the next wake-up as a failed wait
 }
 
 var sharedPoller = poller{epfd: -1}
@@ -177,7 +181,11 @@ func (p *poller) wait(f *os.File, rc syscall.RawConn) {
 	}
 	for {
 		n = 0
-		if err := rc.Read(read); err != nil {
+		err := rc.Read(read)
+		if err == nil && p.failWait.Load() {
+			err = errors.New("wsactor: poller wait failure injected by a test")
+		}
+		if err != nil {
 			p.mu.Lock()
 			if p.file == f {
 				// Not closed by closeLocked: waiting failed. Resume every

@@ -2,11 +2,19 @@
 
 package wsactor
 
-import "time"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // Idle detach needs epoll: elsewhere an idle actor keeps its goroutine,
 // parked in the runtime's poller (see poller_linux.go).
-type poller struct{}
+type poller struct {
+	mu       sync.Mutex
+	broken   bool
+	failWait atomic.Bool
+}
 
 var sharedPoller poller
 
