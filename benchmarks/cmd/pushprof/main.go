@@ -24,6 +24,7 @@ func main() {
 	size := flag.Int("size", 16, "")
 	reps := flag.Int("reps", 30, "")
 	prof := flag.String("prof", "", "")
+	cb := flag.Bool("cb", false, "receive through OnMessage instead of Events()")
 	flag.Parse()
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -45,6 +46,22 @@ func main() {
 		}
 		recv := 0
 		var end time.Time
+		if *cb {
+			done := make(chan struct{})
+			c.OnMessage(func(m *wsactor.Message) {
+				recv++
+				m.Release()
+				if recv == *n {
+					end = time.Now()
+					close(done)
+				}
+			})
+			<-done
+			c.Abort()
+			<-c.Done()
+			rates = append(rates, float64(recv)/end.Sub(start).Seconds())
+			continue
+		}
 	loop:
 		for ev := range c.Events() {
 			switch e := ev.(type) {
