@@ -27,6 +27,8 @@ import (
 func main() {
 	url := flag.String("url", "", "")
 	n := flag.Int("n", 2000, "")
+	evbuf := flag.Int("eventbuf", wsactor.DefaultEventBuffer, "WithEventBuffer")
+	cb := flag.Bool("cb", false, "consume through callbacks (no goroutine per connection)")
 	flag.Parse()
 	if os.Getenv("PROF") != "" {
 		runtime.MemProfileRate = 1
@@ -38,14 +40,18 @@ func main() {
 	runtime.ReadMemStats(&ms0)
 	rss0 := rss()
 	for i := 0; i < *n; i++ {
-		c, err := wsactor.Dial(context.Background(), *url, wsactor.WithMaxMessageSize(16<<20), wsactor.WithBatchDelivery())
+		c, err := wsactor.Dial(context.Background(), *url, wsactor.WithMaxMessageSize(16<<20), wsactor.WithBatchDelivery(), wsactor.WithEventBuffer(*evbuf))
 		if err != nil {
 			panic(err)
 		}
-		go func() {
-			for range c.Events() {
-			}
-		}()
+		if *cb {
+			c.OnMessage(func(m *wsactor.Message) { m.Release() })
+		} else {
+			go func() {
+				for range c.Events() {
+				}
+			}()
+		}
 		conns = append(conns, c)
 	}
 	time.Sleep(time.Second)
