@@ -421,36 +421,24 @@ func (a *actor) awaitEOF() error {
 	}
 }
 
-// onTimeout decides what a read deadline means: the idle linger, the close
+// onTimeout decides what a read deadline means: an earlier deadline than
+// the real one (the idle linger) or one that moved later, the close
 // timeout, or a keepalive tick. It returns nil to retry the read.
 func (a *actor) onTimeout(err error) error {
 	c := a.c
 	c.mu.Lock()
-	cd := c.closeDeadline
+	closing := !c.closeDeadline.IsZero()
+	real := a.deadlineLocked()
 	c.mu.Unlock()
 	now := time.Now()
-	real := cd
-	if real.IsZero() {
-		real = a.kaDeadline
-	}
-	if !a.lingerDL.IsZero() && (real.IsZero() || now.Before(real)) {
-		// The idle linger expired during some other read (a frame's
-		// payload): wait on with the real deadline.
-		a.setDeadline(time.Time{})
+	if now.Before(real) || (real.IsZero() && !a.lingerDL.IsZero()) {
+		a.setDeadline(time.Time{}) // wait on with the real deadline
 		return nil
 	}
-	if !cd.IsZero() {
-		if now.Before(cd) {
-			a.setDeadline(time.Time{})
-			return nil
-		}
+	if closing {
 		return ErrCloseTimeout
 	}
 	if c.lim.pingInterval > 0 {
-		if now.Before(a.kaDeadline) {
-			a.setDeadline(time.Time{})
-			return nil
-		}
 		if a.pingOut {
 			return a.failWith(StatusPolicyViolation, ErrPongTimeout)
 		}
@@ -477,16 +465,23 @@ func (a *actor) armKeepalive() {
 func (a *actor) setDeadline(linger time.Time) {
 	c := a.c
 	c.mu.Lock()
-	d := c.closeDeadline
-	if d.IsZero() {
-		d = a.kaDeadline
-	}
+	d := a.deadlineLocked()
 	a.lingerDL = time.Time{}
 	if !linger.IsZero() && (d.IsZero() || linger.Before(d)) {
 		d, a.lingerDL = linger, linger
 	}
 	_ = c.nc.SetReadDeadline(d)
 	c.mu.Unlock()
+}
+
+// deadlineLocked is the connection's real read deadline: the close
+// deadline while closing, else the keepalive deadline (zero: none). c.mu is
+// held.
+func (a *actor) deadlineLocked() time.Time {
+	if d := a.c.closeDeadline; !d.IsZero() {
+		return d
+	}
+	return a.kaDeadline
 }
 
 // idleWait waits for the next frame with nothing buffered (frameReader's
@@ -565,12 +560,8 @@ func (a *actor) parkIdle() bool {
 	if c.cause != nil || c.aborted {
 		return false
 	}
-	d := c.closeDeadline
-	if d.IsZero() {
-		d = a.kaDeadline
-	}
 	a.lingerDL = time.Time{} // the socket's deadline is re-armed on resume
-	return sharedPoller.park(a, d)
+	return sharedPoller.park(a, a.deadlineLocked())
 }
 
 // unpark resumes the actor if it is parked (Close, Abort, a write error, its
@@ -682,10 +673,10 @@ const (
 )
 
 // queue hands m to the consumer, batching while more bytes are already
-// buffered: the consumer is then woken once per batch rather than once per
+// waiting: the consumer is then woken once per batch rather than once per
 // message (a wake-up costs more than a small message). The batch is flushed
-// before any socket read, so batching never delays a message while the
-// actor waits for the network.
+// before any socket read that may wait, so batching never delays a message
+// while the actor waits for the network.
 func (a *actor) queue(m *Message) error {
 	if len(a.batch) < maxBatch && a.batchBytes < maxBatchBytes &&
 		(a.rd.buffered() > 0 || (len(m.Data) >= readBufSize && a.rd.peek())) {

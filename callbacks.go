@@ -126,9 +126,10 @@ func (c *Conn) kick() {
 }
 
 // startDispatcherLocked starts a dispatcher unless one runs or the
-// connection has no live goroutine (not started, or over); c.mu is held.
+// connection has no live goroutine (not started, or over). Callers have
+// registered a handler (c.cb.any); c.mu is held.
 func (c *Conn) startDispatcherLocked() {
-	if c.live == 0 || !c.cb.any.Load() || !c.cb.running.CompareAndSwap(false, true) {
+	if c.live == 0 || !c.cb.running.CompareAndSwap(false, true) {
 		return
 	}
 	c.live++

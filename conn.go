@@ -335,6 +335,12 @@ func (c *Conn) Abort() {
 	if c.cancelDial != nil {
 		c.cancelDial()
 	}
+	c.closeSocketLocked()
+}
+
+// closeSocketLocked closes the socket so that the actor's read returns,
+// waking the actor if it is parked in the shared poller (Abort, fail).
+func (c *Conn) closeSocketLocked() {
 	if c.nc != nil {
 		_ = c.nc.Close()
 	}
@@ -375,10 +381,7 @@ func (c *Conn) fail(err error) {
 	if c.cause == nil {
 		c.cause = err
 	}
-	if c.nc != nil {
-		_ = c.nc.Close()
-	}
-	c.wakeActorLocked()
+	c.closeSocketLocked()
 }
 
 func (c *Conn) localCause() error {

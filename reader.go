@@ -46,8 +46,8 @@ func (f *frameReader) buffered() int { return f.w - f.r }
 // peek fills the empty buffer with what the socket already holds, without
 // waiting, and reports whether anything came.
 func (f *frameReader) peek() bool {
-	if f.raw == nil || f.r != f.w {
-		return f.r != f.w
+	if f.raw == nil {
+		return false
 	}
 	f.getBuf()
 	f.r, f.w = 0, 0
