@@ -50,6 +50,19 @@ func (e *env) dial(path string) (Conn, error) {
 	return e.adapter.Dial(ctx, e.url(path))
 }
 
+// dialOne dials the one connection of a single-connection scenario and
+// arms the watchdog that closes it at the deadline (fired reports that it
+// did).
+func (e *env) dialOne(path string) (c Conn, fired *atomic.Bool, stop func() bool, err error) {
+	c, err = e.dial(path)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("dial: %w", err)
+	}
+	fired = new(atomic.Bool)
+	stop = e.watchdog(fired, func() []Conn { return []Conn{c} })
+	return c, fired, stop, nil
+}
+
 // watchdog closes the connections at the deadline so that a stuck Run
 // returns; the returned stop function disarms it.
 func (e *env) watchdog(fired *atomic.Bool, conns func() []Conn) (stop func() bool) {
@@ -122,12 +135,10 @@ func runScenario(e *env, s Scenario) (map[string]float64, bool, error) {
 // next send from the receiving goroutine (gorilla/coder/raw: the read loop;
 // gws: OnMessage; wsactor: the range-over-Events loop).
 func runEcho(e *env, s Scenario) (map[string]float64, bool, error) {
-	c, err := e.dial("/")
+	c, fired, stop, err := e.dialOne("/")
 	if err != nil {
-		return nil, false, fmt.Errorf("dial: %w", err)
+		return nil, false, err
 	}
-	var fired atomic.Bool
-	stop := e.watchdog(&fired, func() []Conn { return []Conn{c} })
 	defer stop()
 
 	payload := makePayload(s.Size)
@@ -198,12 +209,10 @@ func runEcho(e *env, s Scenario) (map[string]float64, bool, error) {
 // runPipe: one connection, a writer goroutine keeps up to Window messages in
 // flight while the receiving goroutine consumes replies.
 func runPipe(e *env, s Scenario) (map[string]float64, bool, error) {
-	c, err := e.dial("/")
+	c, _, stopWD, err := e.dialOne("/")
 	if err != nil {
-		return nil, false, fmt.Errorf("dial: %w", err)
+		return nil, false, err
 	}
-	var fired atomic.Bool
-	stopWD := e.watchdog(&fired, func() []Conn { return []Conn{c} })
 	defer stopWD()
 
 	payload := makePayload(s.Size)
@@ -301,12 +310,10 @@ func runPipe(e *env, s Scenario) (map[string]float64, bool, error) {
 // the client only receives.
 func runPush(e *env, s Scenario) (map[string]float64, bool, error) {
 	start, cpu0 := time.Now(), cpuTime()
-	c, err := e.dial(fmt.Sprintf("/push?n=%d&size=%d", s.Count, s.Size))
+	c, _, stop, err := e.dialOne(fmt.Sprintf("/push?n=%d&size=%d", s.Count, s.Size))
 	if err != nil {
-		return nil, false, fmt.Errorf("dial: %w", err)
+		return nil, false, err
 	}
-	var fired atomic.Bool
-	stop := e.watchdog(&fired, func() []Conn { return []Conn{c} })
 	defer stop()
 	var (
 		recv      int

@@ -10,24 +10,22 @@ package main
 
 import (
 	"bufio"
-	"io"
-
 	"context"
 	"flag"
 	"fmt"
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
-	"os"
-	"runtime/pprof"
+	"io"
 	"time"
 
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 	"github.com/wsactor/wsactor"
+	"github.com/wsactor/wsactor/benchmarks/internal/cpuprof"
 )
 
 func main() {
-	url := flag.String("url", "", "")
-	n := flag.Int("n", 50000, "")
-	prof := flag.String("prof", "", "")
+	url := flag.String("url", "", "echo server URL (ws://host:port)")
+	n := flag.Int("n", 50000, "round trips")
+	prof := flag.String("prof", "", "write a CPU profile here")
 	raw := flag.Bool("raw", false, "a bare gobwas/ws loop instead of wsactor")
 	flag.Parse()
 	if *raw {
@@ -39,16 +37,7 @@ func main() {
 		panic(err)
 	}
 	<-c.Events()
-	if *prof != "" {
-		f, err := os.Create(*prof)
-		if err != nil {
-			panic(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			panic(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer cpuprof.Start(*prof)()
 	p := make([]byte, 16)
 	ctx := context.Background()
 	start := time.Now()

@@ -10,32 +10,22 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"runtime/pprof"
 	"sort"
 	"time"
 
 	"github.com/wsactor/wsactor"
+	"github.com/wsactor/wsactor/benchmarks/internal/cpuprof"
 )
 
 func main() {
-	url := flag.String("url", "", "")
-	n := flag.Int("n", 200000, "")
-	size := flag.Int("size", 16, "")
-	reps := flag.Int("reps", 30, "")
-	prof := flag.String("prof", "", "")
+	url := flag.String("url", "", "echo server URL (ws://host:port)")
+	n := flag.Int("n", 200000, "messages per repetition")
+	size := flag.Int("size", 16, "message size")
+	reps := flag.Int("reps", 30, "repetitions (a fresh connection each)")
+	prof := flag.String("prof", "", "write a CPU profile here")
 	cb := flag.Bool("cb", false, "receive through OnMessage instead of Events()")
 	flag.Parse()
-	if *prof != "" {
-		f, err := os.Create(*prof)
-		if err != nil {
-			panic(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			panic(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer cpuprof.Start(*prof)()
 	var rates []float64
 	var batches, singles int
 	for r := 0; r < *reps; r++ {
