@@ -24,17 +24,6 @@ import (
 	"github.com/wsactor/wsactor"
 )
 
-// peerScript runs after a correct handshake with the raw connection.
-func scripted(t *testing.T, script func(nc net.Conn, br *bufio.Reader) error) string {
-	s := startRaw(t, func(nc net.Conn) error {
-		if err := upgrade(nc, ws.Upgrader{}); err != nil {
-			return err
-		}
-		return script(nc, bufio.NewReader(nc))
-	})
-	return s.URL()
-}
-
 func dialOpen(t *testing.T, url string, opts ...wsactor.Option) *wsactor.Conn {
 	t.Helper()
 	c, err := wsactor.Dial(ctxT(t), url, opts...)

@@ -27,12 +27,7 @@ import (
 // end of the benchmark.
 func benchConn(b *testing.B, serve func(nc net.Conn) error, opts ...wsactor.Option) *wsactor.Conn {
 	b.Helper()
-	url := startRaw(b, func(nc net.Conn) error {
-		if err := upgrade(nc, ws.Upgrader{}); err != nil {
-			return err
-		}
-		return serve(nc)
-	}).URL()
+	url := scripted(b, func(nc net.Conn, _ *bufio.Reader) error { return serve(nc) })
 	c, err := wsactor.Dial(context.Background(), url, opts...)
 	if err != nil {
 		b.Fatal(err)

@@ -115,6 +115,19 @@ func (s *rawServer) finish(t testing.TB, grace time.Duration) {
 
 func (s *rawServer) URL() string { return "ws://" + s.ln.Addr().String() + "/" }
 
+// scripted serves script on every connection after a correct handshake
+// (br reads what the client sends) and returns the server's URL.
+func scripted(t testing.TB, script func(nc net.Conn, br *bufio.Reader) error) string {
+	t.Helper()
+	s := startRaw(t, func(nc net.Conn) error {
+		if err := upgrade(nc, ws.Upgrader{}); err != nil {
+			return err
+		}
+		return script(nc, bufio.NewReader(nc))
+	})
+	return s.URL()
+}
+
 // upgrade does the server side of the opening handshake.
 func upgrade(nc net.Conn, u ws.Upgrader) error {
 	_ = nc.SetDeadline(time.Now().Add(waitFor))

@@ -1,6 +1,7 @@
 package wsactor_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -70,25 +71,12 @@ func TestIdleDetachEcho(t *testing.T) {
 	}
 }
 
-// serveScript upgrades and then runs script with the connection; go is
-// closed when the test lets the server act.
-func serveScript(t *testing.T, script func(nc net.Conn) error) string {
-	t.Helper()
-	s := startRaw(t, func(nc net.Conn) error {
-		if err := upgrade(nc, ws.Upgrader{}); err != nil {
-			return err
-		}
-		return script(nc)
-	})
-	return s.URL()
-}
-
 // A message and a close frame from the server, each arriving while the
 // actor is parked.
 func TestIdleDetachServerPushAndClose(t *testing.T) {
 	needDetach(t)
 	step := make(chan struct{})
-	url := serveScript(t, func(nc net.Conn) error {
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
 		<-step
 		if _, err := nc.Write(frame(ws.OpText, true, []byte("pushed"))); err != nil {
 			return err
@@ -97,7 +85,7 @@ func TestIdleDetachServerPushAndClose(t *testing.T) {
 		if _, err := nc.Write(closeFrame(ws.StatusGoingAway, "moving")); err != nil {
 			return err
 		}
-		return expectClose(nc, ws.StatusGoingAway)
+		return expectClose(br, ws.StatusGoingAway)
 	})
 	c := dialParked(t, url)
 	step <- struct{}{}
@@ -119,7 +107,7 @@ func TestIdleDetachAbortAndPeerGone(t *testing.T) {
 	t.Run("abort", func(t *testing.T) {
 		hold := make(chan struct{})
 		defer close(hold)
-		c := dialParked(t, serveScript(t, func(nc net.Conn) error { <-hold; return nil }))
+		c := dialParked(t, scripted(t, func(nc net.Conn, br *bufio.Reader) error { <-hold; return nil }))
 		c.Abort()
 		if cl := mustClose(t, next(t, c)); !errors.Is(cl.Err, wsactor.ErrAborted) || cl.Code != wsactor.StatusAbnormalClosure {
 			t.Fatalf("close: %+v", cl)
@@ -127,7 +115,7 @@ func TestIdleDetachAbortAndPeerGone(t *testing.T) {
 	})
 	t.Run("peer gone", func(t *testing.T) {
 		step := make(chan struct{})
-		c := dialParked(t, serveScript(t, func(nc net.Conn) error { <-step; return nil }))
+		c := dialParked(t, scripted(t, func(nc net.Conn, br *bufio.Reader) error { <-step; return nil }))
 		close(step) // the handler returns and the server closes TCP
 		if cl := mustClose(t, next(t, c)); cl.Err == nil || cl.Code != wsactor.StatusAbnormalClosure {
 			t.Fatalf("close: %+v", cl)
@@ -141,9 +129,9 @@ func TestIdleDetachAbortAndPeerGone(t *testing.T) {
 func TestIdleDetachKeepalive(t *testing.T) {
 	needDetach(t)
 	const answered = 3
-	url := serveScript(t, func(nc net.Conn) error {
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
 		for i := 0; ; i++ {
-			f, err := readClientFrame(nc)
+			f, err := readClientFrame(br)
 			if err != nil {
 				return err
 			}
@@ -178,7 +166,7 @@ func TestIdleDetachCloseTimeout(t *testing.T) {
 	needDetach(t)
 	hold := make(chan struct{})
 	defer close(hold)
-	c := dialParked(t, serveScript(t, func(nc net.Conn) error { <-hold; return nil }), wsactor.WithCloseTimeout(30e6))
+	c := dialParked(t, scripted(t, func(nc net.Conn, br *bufio.Reader) error { <-hold; return nil }), wsactor.WithCloseTimeout(30e6))
 	if err := c.Close(wsactor.StatusNormalClosure, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +285,7 @@ func TestIdleDetachCallbacksNoGoroutines(t *testing.T) {
 // Close after them.
 func TestCallbacksOrderAcrossRestarts(t *testing.T) {
 	const chunks, per = 40, 50
-	url := serveScript(t, func(nc net.Conn) error {
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
 		for k := range chunks {
 			var b []byte
 			for j := range per {
@@ -310,7 +298,7 @@ func TestCallbacksOrderAcrossRestarts(t *testing.T) {
 		if _, err := nc.Write(closeFrame(ws.StatusNormalClosure, "")); err != nil {
 			return err
 		}
-		return expectClose(nc, ws.StatusNormalClosure)
+		return expectClose(br, ws.StatusNormalClosure)
 	})
 	for _, opts := range [][]wsactor.Option{nil, {wsactor.WithBatchDelivery()}, {wsactor.WithIdleDetach(0)}} {
 		c, err := wsactor.New(url, opts...)
@@ -350,7 +338,7 @@ func TestLargeMessagesBatchedThenEnd(t *testing.T) {
 	const n, size = 12, 20 << 10
 	for _, end := range []string{"close", "eof", "reset"} {
 		t.Run(end, func(t *testing.T) {
-			url := serveScript(t, func(nc net.Conn) error {
+			url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
 				var b []byte
 				for i := range n {
 					p := make([]byte, size)
@@ -365,7 +353,7 @@ func TestLargeMessagesBatchedThenEnd(t *testing.T) {
 				}
 				switch end {
 				case "close":
-					return expectClose(nc, ws.StatusNormalClosure)
+					return expectClose(br, ws.StatusNormalClosure)
 				case "reset":
 					_ = nc.(*net.TCPConn).SetLinger(0) // Close sends RST
 				}
@@ -423,13 +411,13 @@ func TestIdleDetachPollerFailure(t *testing.T) {
 	needDetach(t)
 	t.Cleanup(wsactor.ResetPoller)
 	step := make(chan struct{})
-	url := serveScript(t, func(nc net.Conn) error {
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
 		<-step
 		if _, err := nc.Write(frame(ws.OpText, true, []byte("wake"))); err != nil {
 			return err
 		}
 		for {
-			f, err := readClientFrame(nc)
+			f, err := readClientFrame(br)
 			if err != nil {
 				return err
 			}
