@@ -59,6 +59,13 @@ type actor struct {
 	idleReads  uint32    // reads that ended an idle wait
 	armReads   uint32    // idleReads when the linger deadline was set
 	park       parkState // registration with the shared poller (idle detach)
+
+	// The data frame being read (see payload): a puller may stop between
+	// reads, and whoever runs the actor next goes on from here.
+	payLeft int64 // payload bytes of the current data frame not yet read
+	payFin  bool  // the current data frame ends its message
+
+	pullState // Receive runs the actor in its caller's goroutine (receive.go)
 }
 
 // errParked ends a read loop whose actor parked in the shared poller: the
@@ -114,9 +121,10 @@ func (c *Conn) run(ctx context.Context) {
 	a.rd.onTimeout = a.onTimeout
 	a.rd.beforeRead = a.flush
 	a.park.fd = -1
-	if a.rd.raw != nil && c.lim.idleDetach >= 0 {
-		if a.park.fd = socketFD(a.rd.raw); a.park.fd >= 0 {
-			a.rd.idle = a.idleWait
+	if a.rd.raw != nil {
+		a.rd.idle = a.idleRead
+		if c.lim.idleDetach >= 0 {
+			a.park.fd = socketFD(a.rd.raw)
 		}
 	}
 	if len(hr.buffered) > 0 {
@@ -140,7 +148,7 @@ func (c *Conn) run(ctx context.Context) {
 	// should not keep that stack for its whole life.
 	c.mu.Lock()
 	c.live++
-	c.act = a
+	c.act.Store(a)
 	c.mu.Unlock()
 	c.group.Go(a.readSide)
 	c.exitMember()
@@ -151,10 +159,9 @@ func (c *Conn) run(ctx context.Context) {
 func (a *actor) readSide() error {
 	err := a.loop()
 	if err == errParked {
-		return nil // a's state now belongs to the shared poller
+		return nil // a's state now belongs to the shared poller or a Receive
 	}
-	_ = a.flush() // messages that arrived before the end are delivered
-	a.c.finish(a.closeEvent(err))
+	a.end(err)
 	return nil
 }
 
@@ -164,6 +171,9 @@ func (a *actor) loop() error {
 	// This frame stays small: it is on the stack, with the read below it,
 	// for the whole idle life of a connection, and a small idle stack lets
 	// the runtime shrink the goroutine's stack to its minimum.
+	if err := a.resume(); err != nil {
+		return err
+	}
 	for {
 		if err := a.rd.header(&a.h); err != nil {
 			return a.headerError(err)
@@ -209,10 +219,13 @@ func (a *actor) frame() error {
 			return err
 		}
 		if a.closeRecvd {
+			if a.pulling {
+				return errHandoff // awaitEOF waits in the actor's own goroutine
+			}
 			return a.awaitEOF()
 		}
 	case opText, opBinary, opContinuation:
-		return a.data(h, acc)
+		return a.data(h)
 	default:
 		return a.protocolError("reserved opcode " + strconv.Itoa(int(h.op)))
 	}
@@ -274,7 +287,7 @@ func (a *actor) control(h *frameHeader) error {
 }
 
 // data handles a text, binary or continuation frame.
-func (a *actor) data(h *frameHeader, acc uint32) error {
+func (a *actor) data(h *frameHeader) error {
 	c := a.c
 	switch {
 	case h.op == opContinuation && !a.inMsg:
@@ -301,10 +314,31 @@ func (a *actor) data(h *frameHeader, acc uint32) error {
 	if total > c.lim.maxMessageSize || total < 0 {
 		return a.failWith(StatusMessageTooBig, ErrMessageTooBig)
 	}
-	if err := a.readPayload(h.length, h.fin); err != nil {
+	a.payLeft, a.payFin = h.length, h.fin
+	return a.payload()
+}
+
+// resume goes on where the actor stopped when it stopped inside a frame:
+// a puller (Receive) may stop between the reads of a data frame's payload,
+// and the peer's close may have been read by a puller.
+func (a *actor) resume() error {
+	if a.closeRecvd {
+		return a.awaitEOF()
+	}
+	if a.payLeft > 0 {
+		return a.payload()
+	}
+	return nil
+}
+
+// payload reads the rest of the current data frame (a.payLeft bytes) and,
+// when the frame ends its message, hands the message over.
+func (a *actor) payload() error {
+	c := a.c
+	if err := a.readPayload(); err != nil {
 		return err
 	}
-	if !h.fin {
+	if !a.payFin {
 		return nil
 	}
 	a.inMsg = false
@@ -322,6 +356,7 @@ func (a *actor) data(h *frameHeader, acc uint32) error {
 	a.msg, a.cur = nil, nil
 	a.inMsgs++ // published with the delivery (see publish)
 	a.inBytes += uint64(len(m.Data))
+	acc := c.logs.access.Load()
 	if acc&logMessageHeader != 0 {
 		c.logs.alog(logMessageHeader, "message", strAttr("type", m.Type.String()), intAttr("length", int64(len(m.Data))))
 	}
@@ -336,13 +371,15 @@ func (a *actor) data(h *frameHeader, acc uint32) error {
 // (contract 9: never allocate on a peer-declared length).
 const growStep = 64 << 10
 
-// readPayload appends n payload bytes to a.msg, validating text as it
-// arrives.
-func (a *actor) readPayload(n int64, fin bool) error {
+// readPayload appends the current frame's a.payLeft payload bytes to
+// a.msg, validating text as it arrives. a.payLeft counts down as bytes
+// arrive, so a read that stops (errPullStop) loses nothing.
+func (a *actor) readPayload() error {
+	n := a.payLeft
 	if n == 0 {
 		return nil
 	}
-	if a.msg == nil && fin && n <= growStep {
+	if a.msg == nil && a.payFin && n <= growStep {
 		a.cur = a.alloc.sized(int(n))
 		a.msg = a.cur.own[:0]
 	}
@@ -368,6 +405,7 @@ func (a *actor) readPayload(n int64, fin bool) error {
 		chunk := room[:k]
 		a.msg = a.msg[:len(a.msg)+k]
 		n -= int64(k)
+		a.payLeft = n
 		if a.msgType == Text && !a.u8.feed(chunk) {
 			return a.failWith(StatusInvalidFramePayloadData, ErrInvalidUTF8)
 		}
@@ -426,6 +464,9 @@ func (a *actor) awaitEOF() error {
 // timeout, or a keepalive tick. It returns nil to retry the read.
 func (a *actor) onTimeout(err error) error {
 	c := a.c
+	if a.pulling && a.pullCtx.Err() != nil {
+		return errPullStop // Receive's context ended (see interruptPull)
+	}
 	c.mu.Lock()
 	closing := !c.closeDeadline.IsZero()
 	real := a.deadlineLocked()
@@ -515,6 +556,9 @@ func (a *actor) idleWait() error {
 		}
 		switch {
 		case again:
+			if a.c.pullWant.Load() > 0 && a.release() {
+				return errParked // a Receive waits: it reads from here on
+			}
 			if a.parkIdle() {
 				return errParked
 			}
@@ -564,9 +608,15 @@ func (a *actor) parkIdle() bool {
 	return sharedPoller.park(a, a.deadlineLocked())
 }
 
-// unpark resumes the actor if it is parked (Close, Abort, a write error, its
-// deadline).
-func (a *actor) unpark() { sharedPoller.unpark(a) }
+// unpark resumes the actor if it is parked or held between Receive calls
+// (Close, Abort, a write error, its deadline).
+func (a *actor) unpark() {
+	if a.c.pull.CompareAndSwap(pullHeld, pullNone) {
+		a.c.group.Go(a.readSide)
+		return
+	}
+	sharedPoller.unpark(a)
+}
 
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
@@ -678,7 +728,7 @@ const (
 // before any socket read that may wait, so batching never delays a message
 // while the actor waits for the network.
 func (a *actor) queue(m *Message) error {
-	if len(a.batch) < maxBatch && a.batchBytes < maxBatchBytes &&
+	if !a.pulling && len(a.batch) < maxBatch && a.batchBytes < maxBatchBytes &&
 		(a.rd.buffered() > 0 || (len(m.Data) >= readBufSize && a.rd.peek())) {
 		// More is waiting (for a large message, whose payload was read
 		// straight from the socket, a non-blocking read tells: one

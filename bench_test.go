@@ -79,12 +79,27 @@ func BenchmarkReceive(b *testing.B) {
 				name += "/batch"
 				opts = append(opts, wsactor.WithBatchDelivery())
 			}
-			b.Run(name, func(b *testing.B) { benchReceive(b, size, opts...) })
+			b.Run(name, func(b *testing.B) { benchReceive(b, size, false, opts...) })
 		}
+	}
+	for _, size := range []int{16, 1024, 64 << 10} {
+		b.Run(strconv.Itoa(size)+"/receive", func(b *testing.B) { benchReceive(b, size, true) })
 	}
 }
 
-func benchReceive(b *testing.B, size int, opts ...wsactor.Option) {
+// benchNext returns the next event through Events() or, with pull, Receive.
+func benchNext(b *testing.B, c *wsactor.Conn, pull bool) wsactor.Event {
+	if !pull {
+		return <-c.Events()
+	}
+	ev, err := c.Receive(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ev
+}
+
+func benchReceive(b *testing.B, size int, pull bool, opts ...wsactor.Option) {
 	var batch []byte
 	for range max(1, (64<<10)/(size+10)) {
 		batch = append(batch, frame(ws.OpBinary, true, bytes.Repeat([]byte("y"), size))...)
@@ -100,7 +115,7 @@ func benchReceive(b *testing.B, size int, opts ...wsactor.Option) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; {
-		switch e := (<-c.Events()).(type) {
+		switch e := benchNext(b, c, pull).(type) {
 		case *wsactor.Message:
 			e.Release() // the struct and the payload go back to the pool
 			n++
@@ -115,10 +130,23 @@ func benchReceive(b *testing.B, size int, opts ...wsactor.Option) {
 }
 
 // BenchmarkEcho measures sequential round trips against an in-process echo
-// peer (latency-bound: one message in flight).
+// peer (latency-bound: one message in flight), receiving through Events()
+// or, with /receive, through Receive.
 func BenchmarkEcho(b *testing.B) {
-	for _, size := range []int{16, 1024, 64 << 10} {
-		b.Run(strconv.Itoa(size), func(b *testing.B) {
+	for _, pull := range []bool{false, true} {
+		for _, size := range []int{16, 1024, 64 << 10} {
+			name := strconv.Itoa(size)
+			if pull {
+				name += "/receive"
+			}
+			b.Run(name, func(b *testing.B) { benchEcho(b, size, pull) })
+		}
+	}
+}
+
+func benchEcho(b *testing.B, size int, pull bool) {
+	{
+		{
 			c := benchConn(b, func(nc net.Conn) error {
 				br := bufio.NewReaderSize(nc, 128<<10)
 				payload := make([]byte, 0, 64<<10)
@@ -160,13 +188,13 @@ func BenchmarkEcho(b *testing.B) {
 				if err := c.SendBinary(ctx, p); err != nil {
 					b.Fatal(err)
 				}
-				m, ok := (<-c.Events()).(*wsactor.Message)
+				m, ok := benchNext(b, c, pull).(*wsactor.Message)
 				if !ok {
 					b.Fatal("not a message")
 				}
 				m.Release()
 			}
 			b.StopTimer()
-		})
+		}
 	}
 }

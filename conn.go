@@ -39,9 +39,17 @@ type Conn struct {
 	opened  chan struct{}
 	dialErr error
 
+	act atomic.Pointer[actor] // set once open; its unpark wakes a parked actor
+
+	// Receive (receive.go).
+	pull      atomic.Int32  // pullNone, pullHeld or pullBusy: who runs the actor
+	pullMode  atomic.Bool   // Receive is in use: an idle actor leaves reading to it
+	pullWant  atomic.Int32  // Receive calls waiting for an event
+	pulls     atomic.Uint64 // Receive calls that ran the actor
+	pullReady chan struct{} // a Receive may take the actor (made by the first Receive)
+
 	mu             sync.Mutex // guards the fields below
 	nc             net.Conn
-	act            *actor // set once open; its unpark wakes a parked actor
 	cancelDial     context.CancelFunc
 	closeRequested bool
 	closeCode      StatusCode
@@ -347,11 +355,12 @@ func (c *Conn) closeSocketLocked() {
 	c.wakeActorLocked()
 }
 
-// wakeActorLocked resumes the actor if it is parked in the shared poller,
-// so that it sees what just changed (socket closed, close deadline set).
+// wakeActorLocked resumes the actor if it is parked in the shared poller or
+// held between Receive calls, so that it sees what just changed (socket
+// closed, close deadline set).
 func (c *Conn) wakeActorLocked() {
-	if c.act != nil {
-		c.act.unpark()
+	if a := c.act.Load(); a != nil {
+		a.unpark()
 	}
 }
 

@@ -21,9 +21,7 @@ func init() {
 // Parked reports whether c's actor is parked in the shared poller (its
 // goroutine gone).
 func Parked(c *Conn) bool {
-	c.mu.Lock()
-	a := c.act
-	c.mu.Unlock()
+	a := c.act.Load()
 	if a == nil {
 		return false
 	}
@@ -50,3 +48,10 @@ func ResetPoller() {
 	sharedPoller.broken = false
 	sharedPoller.failWait.Store(false)
 }
+
+// Held reports whether c's actor is held between Receive calls (no
+// goroutine runs it); Pulling whether a Receive caller runs it; Pulls how
+// many Receive calls ran it.
+func Held(c *Conn) bool    { return c.pull.Load() == pullHeld }
+func Pulling(c *Conn) bool { return c.pull.Load() == pullBusy }
+func Pulls(c *Conn) uint64 { return c.pulls.Load() }

@@ -164,6 +164,26 @@ func (p *poller) resumeLocked(id uint64) {
 	a.c.group.Go(a.readSide)
 }
 
+// take removes a from the parked set without resuming it: a Receive caller
+// runs it. The one-shot registration may still fire once; the event then
+// finds nothing parked under a's id and is ignored.
+func (p *poller) take(a *actor) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := a.park.id
+	if id == 0 || p.parked[id] != a {
+		return false
+	}
+	delete(p.parked, id)
+	if a.park.timer != nil {
+		a.park.timer.Stop()
+	}
+	if len(p.parked) == 0 {
+		p.closeLocked()
+	}
+	return true
+}
+
 // wait is the poller goroutine: it drains ready events and resumes their
 // actors until the epoll file is closed.
 func (p *poller) wait(f *os.File, rc syscall.RawConn) {

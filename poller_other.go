@@ -24,5 +24,7 @@ func (p *poller) park(a *actor, deadline time.Time) bool { return false }
 
 func (p *poller) unpark(a *actor) {}
 
+func (p *poller) take(a *actor) bool { return false }
+
 func socketFD(r *rawIO) int              { return -1 }
 func (p *poller) isParked(a *actor) bool { return false }

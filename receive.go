@@ -1,0 +1,303 @@
+package wsactor
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Receive: the pull-style way to consume a connection.
+//
+// Events() is fed by the actor goroutine: every message crosses from that
+// goroutine to the consumer's, and when the consumer is waiting the hand-off
+// wakes it (a futex wake and, on a busy machine, a second CPU). For a client
+// that waits for each reply that wake-up is most of a round trip. Receive
+// removes it: while the actor has nothing to do and the caller of Receive
+// waits, the caller runs the actor's read loop in its own goroutine, the way
+// a blocking single-goroutine client reads, and returns the event the loop
+// produced. Between Receive calls the actor is held (no goroutine runs it);
+// if no Receive comes for a hold period its own goroutine takes it back, so
+// pings are answered and a closing handshake completes without the consumer.
+//
+// Ownership of the actor's state is the pull state machine below; exactly
+// one party runs the actor at any time:
+//
+//	pullNone: the actor's goroutine (or the shared poller, while parked)
+//	pullHeld: nobody; a Receive takes it (pullBusy), as does the hold timer,
+//	          Close, Abort or a write error (back to pullNone, in a goroutine)
+//	pullBusy: a Receive caller
+const (
+	pullNone int32 = iota
+	pullHeld
+	pullBusy
+)
+
+// holdPeriod is how long a held actor waits for the next Receive before its
+// own goroutine takes it back.
+const holdPeriod = 20 * time.Millisecond
+
+// errPullStop stops a Receive that runs the actor: its context ended. The
+// actor's state stays where the read stopped (see actor.resume).
+var errPullStop = errors.New("wsactor: receive stopped")
+
+// errHandoff ends a Receive's run of the actor where the rest is the
+// actor goroutine's work (the closing handshake).
+var errHandoff = errors.New("wsactor: actor handed back")
+
+// ErrCallbacks is returned by Receive on a connection with callbacks: they
+// consume the events.
+var ErrCallbacks = errors.New("wsactor: callbacks consume this connection's events")
+
+// pullState is the part of the actor that Receive uses.
+type pullState struct {
+	pulling bool            // a Receive caller runs the actor
+	pullCtx context.Context // its context (while pulling)
+
+	pullArmed bool // guarded by c.mu: interruptPull may act
+	pullHit   bool // guarded by c.mu: interruptPull moved the deadline
+
+	hold   *time.Timer   // hands a held actor back (holdTick); made before the first hold
+	holdAt time.Duration // when hold was last pushed back (sinceStart)
+}
+
+// Receive returns the connection's next event: the same stream, in the same
+// order, as Events() (Open, messages, then exactly one terminal *Close or
+// *Error). After the terminal event it returns ErrClosed; it returns
+// ctx.Err() when ctx ends first, ErrCallbacks when callbacks consume the
+// events.
+//
+// While it waits and the connection is quiet, Receive reads the socket in
+// the calling goroutine (plain ws:// on Unix; elsewhere it waits on
+// Events()): a request/response client then pays no goroutine hand-off per
+// reply. Messages come one per event (no *Batch). Between calls nobody reads
+// for up to a hold period (20 ms); after that the actor's goroutine
+// reads again, so pings, the closing handshake and keepalive go on without
+// the consumer. Use Receive, or a range over Events(), or callbacks: one of
+// them per connection. Receive is safe for concurrent use; each event goes
+// to one caller.
+func (c *Conn) Receive(ctx context.Context) (Event, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if c.cb.any.Load() {
+		return nil, ErrCallbacks
+	}
+	if !c.pullMode.Load() {
+		c.mu.Lock()
+		if c.pullReady == nil {
+			c.pullReady = make(chan struct{}, 1)
+		}
+		c.mu.Unlock()
+		c.pullMode.Store(true) // after pullReady is made: the actor reads it
+	}
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				return nil, ErrClosed
+			}
+			return ev, nil
+		default:
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if a := c.act.Load(); a != nil && a.take() {
+			a.pull(ctx)
+			continue
+		}
+		c.pullWant.Add(1)
+		if a := c.act.Load(); a != nil && a.take() {
+			// Released between the look above and the count: release
+			// may not have seen this caller.
+			c.pullWant.Add(-1)
+			a.pull(ctx)
+			continue
+		}
+		select {
+		case ev, ok := <-c.events:
+			c.pullWant.Add(-1)
+			if !ok {
+				return nil, ErrClosed
+			}
+			return ev, nil
+		case <-ctx.Done():
+			c.pullWant.Add(-1)
+			return nil, ctx.Err()
+		case <-c.pullReady:
+			c.pullWant.Add(-1)
+		}
+	}
+}
+
+// take makes the caller the actor's runner if the actor is held or parked
+// in the shared poller.
+func (a *actor) take() bool {
+	c := a.c
+	if a.rd.raw == nil {
+		return false // TLS or a wrapped conn: the actor always reads
+	}
+	if c.pull.CompareAndSwap(pullHeld, pullBusy) {
+		return true
+	}
+	if c.pull.Load() == pullNone && sharedPoller.take(a) {
+		c.pull.Store(pullBusy)
+		return true
+	}
+	return false
+}
+
+// pull runs the actor in the caller's goroutine until an event waits in the
+// channel, ctx ends, or the rest is the actor goroutine's work; then it
+// holds the actor or hands it back.
+func (a *actor) pull(ctx context.Context) {
+	c := a.c
+	a.pulling, a.pullCtx = true, ctx
+	var stop func() bool
+	if ctx.Done() != nil {
+		c.mu.Lock()
+		a.pullArmed = true
+		c.mu.Unlock()
+		stop = context.AfterFunc(ctx, a.interruptPull)
+	}
+	err := a.pullFrames()
+	if stop != nil {
+		stop()
+		c.mu.Lock()
+		a.pullArmed = false
+		hit := a.pullHit
+		a.pullHit = false
+		c.mu.Unlock()
+		if hit {
+			a.setDeadline(time.Time{}) // the real deadline again
+		}
+	}
+	a.pulling, a.pullCtx = false, nil
+	c.pulls.Add(1)
+	switch err {
+	case nil, errPullStop:
+		if a.release() {
+			return
+		}
+		fallthrough // the connection is ending: its goroutine finishes it
+	case errHandoff:
+		c.pull.Store(pullNone)
+		c.group.Go(a.readSide)
+	default:
+		c.pull.Store(pullNone)
+		c.group.Go(func() error {
+			a.end(err)
+			return nil
+		})
+	}
+}
+
+// pullFrames is the read loop as Receive runs it: frame by frame until an
+// event waits.
+func (a *actor) pullFrames() error {
+	c := a.c
+	for len(c.events) == 0 {
+		if a.closeSent || a.closeRecvd {
+			return errHandoff
+		}
+		if a.payLeft > 0 {
+			if err := a.payload(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := a.rd.header(&a.h); err != nil {
+			return a.headerError(err)
+		}
+		if err := a.frame(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// interruptPull ends a pulling read when Receive's context ends: the read
+// deadline moves to the past, and onTimeout sees the context done.
+func (a *actor) interruptPull() {
+	c := a.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a.pullArmed && c.nc != nil {
+		a.pullHit = true
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// release gives the actor up (pullHeld) at a point where anyone may go on
+// with it, and reports true; the caller must not touch a afterwards. It
+// reports false, keeping the actor, when the connection is ending (Close,
+// Abort, a write error): that needs the actor's goroutine.
+func (a *actor) release() bool {
+	c := a.c
+	if a.hold == nil {
+		a.hold = time.AfterFunc(time.Hour, a.holdTick)
+		a.hold.Stop()
+	}
+	// The hand-back timer is pushed back on release, at most every quarter
+	// period: it fires once a Receive has not come for most of a period,
+	// never while Receive keeps coming. (Moving a timer costs little; a
+	// timer firing on a busy connection would cost a wake-up.)
+	now := sinceStart()
+	push := now-a.holdAt >= holdPeriod/4
+	if push {
+		a.holdAt = now
+	}
+	c.pull.Store(pullHeld)
+	c.mu.Lock()
+	ending := c.stopped || c.cause != nil
+	c.mu.Unlock()
+	if ending && c.pull.CompareAndSwap(pullHeld, pullNone) {
+		return false
+	}
+	// Whoever else wakes the actor (unpark) has taken it by now, or will
+	// find it held.
+	if push {
+		a.hold.Reset(holdPeriod)
+	}
+	if c.pullWant.Load() > 0 {
+		select {
+		case c.pullReady <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// holdTick runs a hold period after release last pushed the timer back:
+// if the actor is still held, no Receive came for most of a period, and the actor's goroutine
+// takes it back (Receive is no longer waited for until it is called again).
+func (a *actor) holdTick() {
+	c := a.c
+	if c.pull.CompareAndSwap(pullHeld, pullNone) {
+		c.pullMode.Store(false)
+		c.group.Go(a.readSide)
+	}
+}
+
+// end finishes the connection after the read loop stopped with err.
+func (a *actor) end(err error) {
+	_ = a.flush() // messages that arrived before the end are delivered
+	a.c.finish(a.closeEvent(err))
+}
+
+// idleRead is the actor's wait for the next frame with nothing buffered.
+// A Receive caller waits in the socket read itself; the actor's goroutine
+// leaves the read to Receive when Receive is in use, and otherwise waits
+// (idleWait: and parks when idle detach is on).
+func (a *actor) idleRead() error {
+	if a.pulling {
+		return a.rd.readIdle()
+	}
+	if a.c.pullMode.Load() && a.release() {
+		return errParked
+	}
+	if a.park.fd >= 0 {
+		return a.idleWait()
+	}
+	return a.rd.readIdle()
+}
