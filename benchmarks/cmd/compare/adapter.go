@@ -49,7 +49,7 @@ func register(a Adapter) { adapters[a.Name] = a }
 
 // adapterOrder is the default display/run order; names not compiled in are
 // skipped.
-var adapterOrder = []string{"raw", "gorilla", "coder", "gws", "wsactor", "wsactor-cb"}
+var adapterOrder = []string{"raw", "gorilla", "coder", "gws", "wsactor", "wsactor-cb", "wsactor-recv"}
 
 func availableAdapters() []string {
 	var out []string
