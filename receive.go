@@ -53,8 +53,9 @@ type pullState struct {
 	pulling bool            // a Receive caller runs the actor
 	pullCtx context.Context // its context (while pulling)
 
-	pullArmed bool // guarded by c.mu: interruptPull may act
-	pullHit   bool // guarded by c.mu: interruptPull moved the deadline
+	pullArmed bool   // guarded by c.mu: interruptPull may act
+	pullGen   uint64 // guarded by c.mu: which pull it may act for
+	pullHit   bool   // guarded by c.mu: interruptPull moved the deadline
 
 	hold   *time.Timer   // hands a held actor back (holdTick); made before the first hold
 	holdAt time.Duration // when hold was last pushed back (sinceStart)
@@ -142,6 +143,9 @@ func (a *actor) take() bool {
 	}
 	if c.pull.Load() == pullNone && sharedPoller.take(a) {
 		c.pull.Store(pullBusy)
+		// A parked actor's socket keeps the linger deadline that parked
+		// it; the actor re-arms its deadline when it resumes.
+		a.setDeadline(time.Time{})
 		return true
 	}
 	return false
@@ -157,8 +161,10 @@ func (a *actor) pull(ctx context.Context) {
 	if ctx.Done() != nil {
 		c.mu.Lock()
 		a.pullArmed = true
+		a.pullGen++
+		gen := a.pullGen
 		c.mu.Unlock()
-		stop = context.AfterFunc(ctx, a.interruptPull)
+		stop = context.AfterFunc(ctx, func() { a.interruptPull(gen) })
 	}
 	err := a.pullFrames()
 	if stop != nil {
@@ -217,12 +223,14 @@ func (a *actor) pullFrames() error {
 }
 
 // interruptPull ends a pulling read when Receive's context ends: the read
-// deadline moves to the past, and onTimeout sees the context done.
-func (a *actor) interruptPull() {
+// deadline moves to the past, and onTimeout sees the context done. gen
+// tells the pull it was armed for: a late call for an earlier pull (its
+// stop lost the race) does nothing.
+func (a *actor) interruptPull(gen uint64) {
 	c := a.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if a.pullArmed && c.nc != nil {
+	if a.pullArmed && a.pullGen == gen && c.nc != nil {
 		a.pullHit = true
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	}

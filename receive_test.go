@@ -1,12 +1,20 @@
 package wsactor_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/wsactor/wsactor"
 )
 
@@ -55,6 +63,490 @@ func TestReceiveEcho(t *testing.T) {
 	}
 	if _, err := c.Receive(ctxT(t)); !errors.Is(err, wsactor.ErrClosed) {
 		t.Fatalf("Receive after the terminal event: %v, want ErrClosed", err)
+	}
+	<-c.Done()
+}
+
+// openReceive dials url, checks that Receive returns Open first, and aborts
+// the connection at the end of the test.
+func openReceive(t *testing.T, url string, opts ...wsactor.Option) *wsactor.Conn {
+	t.Helper()
+	c, err := wsactor.Dial(ctxT(t), url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Abort)
+	if _, ok := receive(t, c).(*wsactor.Open); !ok {
+		t.Fatal("first event is not Open")
+	}
+	return c
+}
+
+// receiveTerminal receives until the terminal event, which it returns, and
+// checks that Receive then reports ErrClosed and Done is closed.
+func receiveTerminal(t *testing.T, c *wsactor.Conn) wsactor.Event {
+	t.Helper()
+	for {
+		ev := receive(t, c)
+		switch ev.(type) {
+		case *wsactor.Close, *wsactor.Error:
+			if _, err := c.Receive(ctxT(t)); !errors.Is(err, wsactor.ErrClosed) {
+				t.Fatalf("Receive after the terminal event: %v, want ErrClosed", err)
+			}
+			select {
+			case <-c.Done():
+			case <-time.After(waitFor):
+				t.Fatal("Done not closed after the terminal event")
+			}
+			return ev
+		}
+	}
+}
+
+// pseudo returns n deterministic pseudo-random bytes.
+func pseudo(seed, n int) []byte {
+	r := rand.New(rand.NewPCG(uint64(seed), 7))
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	return p
+}
+
+// A Receive whose context ends while it reads stops wherever the read is
+// (inside a header, a control frame's payload, a 200 KiB payload, a UTF-8
+// sequence) and the next Receive goes on from there: the server writes a
+// stream of frames in small chunks and cancels the running Receive after
+// each chunk. Every message arrives whole, in order, and every ping is
+// answered with its payload.
+func TestReceiveStopsAnywhere(t *testing.T) {
+	text := strings.Repeat("héllo wörld ✓ ", 6000) // multi-byte runes across chunk edges
+	type msg struct {
+		op ws.OpCode
+		p  []byte
+	}
+	var want []msg
+	var stream []byte
+	var pings [][]byte
+	for i, n := range []int{0, 1, 125, 126, 4095, 4096, 4097, 65535, 65536, 200 << 10} {
+		p := pseudo(i, n)
+		want = append(want, msg{ws.OpBinary, p})
+		stream = append(stream, frame(ws.OpBinary, true, p)...)
+		if i%3 == 1 {
+			ping := pseudo(100+i, 5+i*10)
+			pings = append(pings, ping)
+			stream = append(stream, frame(ws.OpPing, true, ping)...)
+		}
+	}
+	// A text message in three fragments with a ping between them.
+	want = append(want, msg{ws.OpText, []byte(text)})
+	stream = append(stream, frame(ws.OpText, false, []byte(text[:1001]))...)
+	pings = append(pings, []byte("mid"))
+	stream = append(stream, frame(ws.OpPing, true, []byte("mid"))...)
+	stream = append(stream, frame(ws.OpContinuation, false, []byte(text[1001:40003]))...)
+	stream = append(stream, frame(ws.OpContinuation, true, []byte(text[40003:]))...)
+
+	var (
+		mu      sync.Mutex
+		cancel  context.CancelFunc = func() {}
+		started                    = make(chan struct{}, 1) // a Receive with a fresh context is running
+	)
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		r := rand.New(rand.NewPCG(1, 2))
+		for off := 0; off < len(stream); {
+			<-started
+			n := min(1+r.IntN(3000), len(stream)-off)
+			if _, err := nc.Write(stream[off : off+n]); err != nil {
+				return err
+			}
+			off += n
+			mu.Lock()
+			cancel()
+			mu.Unlock()
+		}
+		for i, p := range pings {
+			f, err := readClientFrame(br)
+			if err != nil {
+				return err
+			}
+			if f.Header.OpCode != ws.OpPong || !bytes.Equal(f.Payload, p) {
+				return fmt.Errorf("pong %d: %v %q, want %q", i, f.Header.OpCode, f.Payload, p)
+			}
+		}
+		if _, err := nc.Write(closeFrame(ws.StatusNormalClosure, "done")); err != nil {
+			return err
+		}
+		return expectClose(br, ws.StatusNormalClosure)
+	})
+	c := openReceive(t, url)
+	var got []*wsactor.Message
+	stops := 0
+	deadline := time.Now().Add(waitFor)
+	for len(got) < len(want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages within %v", len(got), len(want), waitFor)
+		}
+		ctx, cc := context.WithCancel(context.Background())
+		mu.Lock()
+		cancel = cc
+		mu.Unlock()
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		ev, err := c.Receive(ctx)
+		cc()
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
+			}
+			stops++
+			continue
+		}
+		m, ok := ev.(*wsactor.Message)
+		if !ok {
+			t.Fatalf("event %d is %T %+v", len(got), ev, ev)
+		}
+		got = append(got, m)
+	}
+	for i, w := range want {
+		if got[i].Type != wsactor.MessageType(w.op) || !bytes.Equal(got[i].Data, w.p) {
+			t.Fatalf("message %d: %v of %d bytes, want %v of %d", i, got[i].Type, len(got[i].Data), w.op, len(w.p))
+		}
+	}
+	cl := mustClose(t, receiveTerminal(t, c))
+	if !cl.Clean || cl.Reason != "done" {
+		t.Fatalf("close: %+v", cl)
+	}
+	if stops == 0 {
+		t.Error("no Receive was stopped by its context")
+	}
+	t.Logf("%d Receive calls stopped by their context", stops)
+}
+
+// When the consumer stops calling Receive, the actor's goroutine takes the
+// connection back within a hold period: pings are answered and messages
+// flow to Events() again.
+func TestReceiveHandsBack(t *testing.T) {
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		if _, err := readClientFrame(br); err != nil { // "go"
+			return err
+		}
+		if _, err := nc.Write(frame(ws.OpText, true, []byte("first"))); err != nil {
+			return err
+		}
+		if _, err := readClientFrame(br); err != nil { // "again": Receive is no longer called
+			return err
+		}
+		for _, p := range []string{"a", "b", "c"} {
+			if _, err := nc.Write(frame(ws.OpText, true, []byte(p))); err != nil {
+				return err
+			}
+		}
+		if _, err := nc.Write(frame(ws.OpPing, true, []byte("p"))); err != nil {
+			return err
+		}
+		f, err := readClientFrame(br)
+		if err != nil {
+			return err
+		}
+		if f.Header.OpCode != ws.OpPong {
+			return fmt.Errorf("got %v, want the pong", f.Header.OpCode)
+		}
+		if _, err := nc.Write(closeFrame(ws.StatusNormalClosure, "")); err != nil {
+			return err
+		}
+		return expectClose(br, ws.StatusNormalClosure)
+	})
+	c := openReceive(t, url)
+	if err := c.SendText(context.Background(), "go"); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := receive(t, c).(*wsactor.Message); !ok || string(m.Data) != "first" {
+		t.Fatalf("got %v", m)
+	}
+	if err := c.SendText(context.Background(), "again"); err != nil {
+		t.Fatal(err)
+	}
+	ev, msgs := terminal(t, c) // Events() from here on
+	if len(msgs) != 3 || string(msgs[0].Data) != "a" || string(msgs[2].Data) != "c" {
+		t.Fatalf("messages %v", msgs)
+	}
+	if cl := mustClose(t, ev); !cl.Clean {
+		t.Fatalf("close: %+v", cl)
+	}
+}
+
+// Close, Abort and the peer's close end a connection whose Receive is
+// waiting, and one that is held between Receive calls.
+func TestReceiveEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		waiting bool // a Receive waits while the connection ends
+		end     func(c *wsactor.Conn)
+		check   func(t *testing.T, cl *wsactor.Close)
+	}{
+		{"Close/waiting", true, func(c *wsactor.Conn) { _ = c.Close(wsactor.StatusNormalClosure, "bye") }, func(t *testing.T, cl *wsactor.Close) {
+			if !cl.Clean || cl.Sent != wsactor.StatusNormalClosure {
+				t.Fatalf("close: %+v", cl)
+			}
+		}},
+		{"Close/held", false, func(c *wsactor.Conn) { _ = c.Close(wsactor.StatusNormalClosure, "bye") }, func(t *testing.T, cl *wsactor.Close) {
+			if !cl.Clean || cl.Sent != wsactor.StatusNormalClosure {
+				t.Fatalf("close: %+v", cl)
+			}
+		}},
+		{"Abort/waiting", true, (*wsactor.Conn).Abort, func(t *testing.T, cl *wsactor.Close) {
+			if !errors.Is(cl.Err, wsactor.ErrAborted) {
+				t.Fatalf("close: %+v", cl)
+			}
+		}},
+		{"Abort/held", false, (*wsactor.Conn).Abort, func(t *testing.T, cl *wsactor.Close) {
+			if !errors.Is(cl.Err, wsactor.ErrAborted) {
+				t.Fatalf("close: %+v", cl)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := openReceive(t, echoURL(t))
+			if err := c.SendText(context.Background(), "x"); err != nil {
+				t.Fatal(err)
+			}
+			receive(t, c) // the reply: the connection is now held
+			if !tc.waiting {
+				if !wsactor.Held(c) && wsactor.Pulls(c) > 0 {
+					t.Log("the hand-back timer already took the connection back")
+				}
+				tc.end(c)
+				// Nobody calls Receive: the connection still ends.
+				select {
+				case <-c.Done():
+				case <-time.After(waitFor):
+					t.Fatal("the connection did not end")
+				}
+				tc.check(t, mustClose(t, receiveTerminal(t, c)))
+				return
+			}
+			got := make(chan wsactor.Event, 1)
+			go func() {
+				ev, _ := c.Receive(context.Background())
+				got <- ev
+			}()
+			pollUntil(t, func() string { return "no Receive runs the actor" }, func() bool { return wsactor.Pulling(c) })
+			tc.end(c)
+			var ev wsactor.Event
+			select {
+			case ev = <-got:
+			case <-time.After(waitFor):
+				t.Fatal("Receive did not return")
+			}
+			tc.check(t, mustClose(t, ev))
+			if _, err := c.Receive(ctxT(t)); !errors.Is(err, wsactor.ErrClosed) {
+				t.Fatalf("Receive after the terminal event: %v", err)
+			}
+		})
+	}
+}
+
+// Receive's context bounds a wait with nothing arriving, including a peer
+// that sends half a frame and stalls; the connection is unharmed.
+func TestReceiveContext(t *testing.T) {
+	half := frame(ws.OpBinary, true, []byte("0123456789"))
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		for {
+			f, err := readClientFrame(br)
+			if err != nil {
+				return err
+			}
+			switch string(f.Payload) {
+			case "half":
+				_, err = nc.Write(half[:6])
+			case "rest":
+				_, err = nc.Write(half[6:])
+			default:
+				if f.Header.OpCode != ws.OpClose {
+					return fmt.Errorf("unexpected %v frame", f.Header.OpCode)
+				}
+				_, err := nc.Write(closeFrame(ws.StatusNormalClosure, ""))
+				return err
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+	c := openReceive(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer func() {
+		if cl := mustClose(t, receiveTerminal(t, c)); !cl.Clean {
+			t.Errorf("close: %+v", cl)
+		}
+	}()
+	defer cancel()
+	if ev, err := c.Receive(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Receive with nothing to read: %v %v", ev, err)
+	}
+	if err := c.SendText(context.Background(), "half"); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if ev, err := c.Receive(ctx2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Receive with half a frame: %v %v", ev, err)
+	}
+	if err := c.SendText(context.Background(), "rest"); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := receive(t, c).(*wsactor.Message); !ok || string(m.Data) != "0123456789" {
+		t.Fatalf("got %v", m)
+	}
+	if err := c.Close(wsactor.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Receive and callbacks do not mix.
+func TestReceiveWithCallbacks(t *testing.T) {
+	c, err := wsactor.New(echoURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort()
+	c.OnMessage(func(*wsactor.Message) {})
+	if _, err := c.Receive(context.Background()); !errors.Is(err, wsactor.ErrCallbacks) {
+		t.Fatalf("Receive with callbacks: %v", err)
+	}
+}
+
+// Keepalive runs in a Receive that waits: a peer that stops answering
+// pings is detected.
+func TestReceiveKeepalive(t *testing.T) {
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		pings := 0
+		for {
+			f, err := readClientFrame(br)
+			if err != nil {
+				return err
+			}
+			switch f.Header.OpCode {
+			case ws.OpPing:
+				if pings++; pings <= 3 {
+					if _, err := nc.Write(frame(ws.OpPong, true, f.Payload)); err != nil {
+						return err
+					}
+				}
+			case ws.OpClose:
+				return nil
+			}
+		}
+	})
+	c := openReceive(t, url, wsactor.WithKeepalive(5*time.Millisecond, 50*time.Millisecond))
+	cl := mustClose(t, receiveTerminal(t, c))
+	if !errors.Is(cl.Err, wsactor.ErrPongTimeout) || cl.Sent != wsactor.StatusPolicyViolation {
+		t.Fatalf("close: %+v", cl)
+	}
+}
+
+// A hostile frame read by a Receive fails the connection as the actor
+// would: 1002 and a *ProtocolError.
+func TestReceiveProtocolError(t *testing.T) {
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		if _, err := nc.Write([]byte{0x83, 0x00}); err != nil { // reserved opcode 3
+			return err
+		}
+		return expectClose(br, ws.StatusProtocolError)
+	})
+	c := openReceive(t, url)
+	cl := mustClose(t, receiveTerminal(t, c))
+	var pe *wsactor.ProtocolError
+	if !errors.As(cl.Err, &pe) || cl.Sent != wsactor.StatusProtocolError {
+		t.Fatalf("close: %+v", cl)
+	}
+}
+
+// A Receive takes an actor parked in the shared poller and reads itself.
+func TestReceiveTakesParked(t *testing.T) {
+	needDetach(t)
+	c := dialParked(t, echoURL(t))
+	got := make(chan wsactor.Event, 1)
+	go func() {
+		ev, _ := c.Receive(context.Background())
+		got <- ev
+	}()
+	pollUntil(t, func() string { return "Receive did not take the parked actor" }, func() bool { return wsactor.Pulling(c) })
+	if wsactor.Parked(c) {
+		t.Fatal("the actor is both parked and run by Receive")
+	}
+	if err := c.SendText(context.Background(), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-got:
+		if m, ok := ev.(*wsactor.Message); !ok || string(m.Data) != "hello" {
+			t.Fatalf("got %v", ev)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no reply")
+	}
+	if wsactor.Pulls(c) == 0 {
+		t.Fatal("the reply was not read by Receive")
+	}
+}
+
+// Several goroutines may call Receive on one connection: each message goes
+// to exactly one of them.
+func TestReceiveConcurrent(t *testing.T) {
+	const n = 3000
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		bw := bufio.NewWriter(nc)
+		for i := range n {
+			if _, err := bw.Write(frame(ws.OpText, true, []byte(strconv.Itoa(i)))); err != nil {
+				return err
+			}
+			if i%97 == 0 {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := bw.Write(closeFrame(ws.StatusNormalClosure, "")); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return expectClose(br, ws.StatusNormalClosure)
+	})
+	c := openReceive(t, url)
+	var (
+		mu   sync.Mutex
+		seen = make([]int, n)
+		wg   sync.WaitGroup
+	)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ev, err := c.Receive(context.Background())
+				if err != nil {
+					return // ErrClosed
+				}
+				if m, ok := ev.(*wsactor.Message); ok {
+					i, _ := strconv.Atoi(string(m.Data))
+					mu.Lock()
+					seen[i]++
+					mu.Unlock()
+					m.Release()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, k := range seen {
+		if k != 1 {
+			t.Fatalf("message %d received %d times", i, k)
+		}
 	}
 	<-c.Done()
 }
