@@ -109,6 +109,12 @@ func eventMessages(ev Event) uint64 {
 // the consumer according to the policy.
 func (a *actor) deliverData(m Event, size int64, count int) error {
 	c := a.c
+	if a.pulling && a.pulled == nil && len(c.events) == 0 {
+		// A Receive caller runs the actor and nothing is queued before
+		// this event: it returns the event itself (see actor.pull).
+		a.pulled = m
+		return nil
+	}
 	f := &a.flight
 	budget := c.lim.eventBytes
 	for {

@@ -47,6 +47,7 @@ type Conn struct {
 	pullWant  atomic.Int32  // Receive calls waiting for an event
 	pulls     atomic.Uint64 // Receive calls that ran the actor
 	pullReady chan struct{} // a Receive may take the actor (made by the first Receive)
+	ending    atomic.Bool   // stopped or failed (set under mu before the actor is woken)
 
 	mu             sync.Mutex // guards the fields below
 	nc             net.Conn
@@ -367,6 +368,7 @@ func (c *Conn) wakeActorLocked() {
 func (c *Conn) stopLocked() {
 	if !c.stopped {
 		c.stopped = true
+		c.ending.Store(true)
 		close(c.stop)
 	}
 }
@@ -390,6 +392,7 @@ func (c *Conn) fail(err error) {
 	if c.cause == nil {
 		c.cause = err
 	}
+	c.ending.Store(true)
 	c.closeSocketLocked()
 }
 

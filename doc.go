@@ -45,7 +45,14 @@
 //
 // OnOpen, OnMessage, OnClose and OnError are an adapter over the same
 // channel: a dispatcher goroutine, running only while events wait, calls
-// the handlers in registration order. Use one style per connection.
+// the handlers in registration order.
+//
+// Receive(ctx) returns the same stream one event at a time, for clients
+// that wait for each reply: while the connection is quiet the caller's
+// goroutine runs the actor's read loop itself, so a reply costs no
+// goroutine hand-off. Between calls the actor is held; after 20 ms without
+// a Receive its own goroutine reads again (pings, the closing handshake).
+// Use one style per connection.
 //
 // # Concurrency
 //

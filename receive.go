@@ -52,6 +52,7 @@ var ErrCallbacks = errors.New("wsactor: callbacks consume this connection's even
 type pullState struct {
 	pulling bool            // a Receive caller runs the actor
 	pullCtx context.Context // its context (while pulling)
+	pulled  Event           // the event it produced, handed over without the channel
 
 	pullArmed bool   // guarded by c.mu: interruptPull may act
 	pullGen   uint64 // guarded by c.mu: which pull it may act for
@@ -104,7 +105,9 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 			return nil, err
 		}
 		if a := c.act.Load(); a != nil && a.take() {
-			a.pull(ctx)
+			if ev := a.pull(ctx); ev != nil {
+				return ev, nil
+			}
 			continue
 		}
 		c.pullWant.Add(1)
@@ -112,7 +115,9 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 			// Released between the look above and the count: release
 			// may not have seen this caller.
 			c.pullWant.Add(-1)
-			a.pull(ctx)
+			if ev := a.pull(ctx); ev != nil {
+				return ev, nil
+			}
 			continue
 		}
 		select {
@@ -151,10 +156,10 @@ func (a *actor) take() bool {
 	return false
 }
 
-// pull runs the actor in the caller's goroutine until an event waits in the
-// channel, ctx ends, or the rest is the actor goroutine's work; then it
-// holds the actor or hands it back.
-func (a *actor) pull(ctx context.Context) {
+// pull runs the actor in the caller's goroutine until it produced an event
+// (returned, or in the channel), ctx ends, or the rest is the actor
+// goroutine's work; then it holds the actor or hands it back.
+func (a *actor) pull(ctx context.Context) Event {
 	c := a.c
 	a.pulling, a.pullCtx = true, ctx
 	var stop func() bool
@@ -179,11 +184,13 @@ func (a *actor) pull(ctx context.Context) {
 		}
 	}
 	a.pulling, a.pullCtx = false, nil
+	ev := a.pulled
+	a.pulled = nil
 	c.pulls.Add(1)
 	switch err {
 	case nil, errPullStop:
 		if a.release() {
-			return
+			return ev
 		}
 		fallthrough // the connection is ending: its goroutine finishes it
 	case errHandoff:
@@ -196,13 +203,14 @@ func (a *actor) pull(ctx context.Context) {
 			return nil
 		})
 	}
+	return ev
 }
 
 // pullFrames is the read loop as Receive runs it: frame by frame until an
 // event waits.
 func (a *actor) pullFrames() error {
 	c := a.c
-	for len(c.events) == 0 {
+	for a.pulled == nil && len(c.events) == 0 {
 		if a.closeSent || a.closeRecvd {
 			return errHandoff
 		}
@@ -256,10 +264,7 @@ func (a *actor) release() bool {
 		a.holdAt = now
 	}
 	c.pull.Store(pullHeld)
-	c.mu.Lock()
-	ending := c.stopped || c.cause != nil
-	c.mu.Unlock()
-	if ending && c.pull.CompareAndSwap(pullHeld, pullNone) {
+	if c.ending.Load() && c.pull.CompareAndSwap(pullHeld, pullNone) {
 		return false
 	}
 	// Whoever else wakes the actor (unpark) has taken it by now, or will
