@@ -112,6 +112,9 @@ func (p *payloadAlloc) sized(n int) *Message {
 // payload). Calling it is optional (without it the message is garbage
 // collected as usual) and pays off for high message rates.
 func (m *Message) Release() {
+	if m.cb.CompareAndSwap(cbRunning, cbReleased) {
+		return // inside its handler: the dispatcher recycles it (callbacks.go)
+	}
 	if m.released {
 		return // a misuse caught only while m is still in the pool
 	}
@@ -185,6 +188,43 @@ func (b *Batch) Release() {
 		stockPools[curK].Put(cur)
 	}
 	b.recycle()
+}
+
+// releaseStock collects messages released one at a time in one goroutine
+// (the callback dispatcher) and hands them to stockPools a stock at a time,
+// as Batch.Release does: the actor then takes them back with one pool
+// operation per stock instead of one per message.
+type releaseStock [maxClassShift - minClassShift + 1]*msgStock
+
+// put recycles m, which its receiver released.
+func (rs *releaseStock) put(m *Message) {
+	m.Data = nil
+	k, ok := m.class()
+	if !ok {
+		return
+	}
+	m.released = true
+	m.conn = nil
+	s := rs[k]
+	if s == nil {
+		s = emptyStocks.Get().(*msgStock)
+		rs[k] = s
+	}
+	s.ms = append(s.ms, m)
+	if len(s.ms) == cap(s.ms) {
+		stockPools[k].Put(s)
+		rs[k] = nil
+	}
+}
+
+// flush hands every partial stock over, so that nothing stays behind.
+func (rs *releaseStock) flush() {
+	for k, s := range rs {
+		if s != nil {
+			stockPools[k].Put(s)
+			rs[k] = nil
+		}
+	}
 }
 
 // recycle puts the Batch itself (not its messages) back in batchPool.

@@ -85,6 +85,53 @@ func BenchmarkReceive(b *testing.B) {
 	for _, size := range []int{16, 1024, 64 << 10} {
 		b.Run(strconv.Itoa(size)+"/receive", func(b *testing.B) { benchReceive(b, size, true) })
 	}
+	for _, size := range []int{16, 1024, 64 << 10} {
+		b.Run(strconv.Itoa(size)+"/callbacks", func(b *testing.B) { benchReceiveCallbacks(b, size) })
+	}
+}
+
+// benchReceiveCallbacks is server push through OnMessage, releasing each
+// message in the handler, with batches (as wsactor-cb in benchmarks/).
+func benchReceiveCallbacks(b *testing.B, size int) {
+	frames := pushFrames(size)
+	url := scripted(b, func(nc net.Conn, _ *bufio.Reader) error {
+		for {
+			if _, err := nc.Write(frames); err != nil {
+				return nil
+			}
+		}
+	})
+	c, err := wsactor.New(url, wsactor.WithBatchDelivery())
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	n := 0
+	c.OnMessage(func(m *wsactor.Message) {
+		m.Release()
+		if n++; n == b.N {
+			close(done)
+		}
+	})
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := c.Connect(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	<-done
+	b.StopTimer()
+	c.Abort()
+	c.Wait()
+}
+
+// pushFrames is about 64 KiB of pre-encoded frames of size bytes each.
+func pushFrames(size int) []byte {
+	var out []byte
+	for range max(1, (64<<10)/(size+10)) {
+		out = append(out, frame(ws.OpBinary, true, bytes.Repeat([]byte("y"), size))...)
+	}
+	return out
 }
 
 // benchNext returns the next event through Events() or, with pull, Receive.
@@ -100,10 +147,7 @@ func benchNext(b *testing.B, c *wsactor.Conn, pull bool) wsactor.Event {
 }
 
 func benchReceive(b *testing.B, size int, pull bool, opts ...wsactor.Option) {
-	var batch []byte
-	for range max(1, (64<<10)/(size+10)) {
-		batch = append(batch, frame(ws.OpBinary, true, bytes.Repeat([]byte("y"), size))...)
-	}
+	batch := pushFrames(size)
 	c := benchConn(b, func(nc net.Conn) error {
 		for {
 			if _, err := nc.Write(batch); err != nil {

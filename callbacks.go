@@ -23,7 +23,20 @@ type callbacks struct {
 	any     atomic.Bool // a handler was registered: callbacks own Events()
 	set     atomic.Pointer[handlerSet]
 	running atomic.Bool // a dispatcher goroutine runs
+
+	// Messages released inside their handler, recycled by the dispatcher
+	// (only the running dispatcher touches it; flushed when it stops).
+	released releaseStock
 }
+
+// Message.cb states: a message released while its handlers run is recycled
+// by the dispatcher once they return, through its releaseStock, rather than
+// one pool operation per message.
+const (
+	cbIdle uint32 = iota
+	cbRunning
+	cbReleased
+)
 
 type handler[T any] struct {
 	id uint64
@@ -149,6 +162,7 @@ func (c *Conn) dispatch() {
 		select {
 		case ev, ok := <-c.events:
 			if !ok {
+				c.cb.released.flush()
 				return // nothing is delivered after the close
 			}
 			c.handle(ev)
@@ -156,6 +170,7 @@ func (c *Conn) dispatch() {
 			// Empty: stop, unless an event arrived after the check and its
 			// kick saw this dispatcher still running (the store and the
 			// actor's load order the two sides).
+			c.cb.released.flush()
 			c.cb.running.Store(false)
 			if len(c.events) == 0 || !c.cb.running.CompareAndSwap(false, true) {
 				return
@@ -170,19 +185,29 @@ func (c *Conn) handle(ev Event) {
 	case *Open:
 		runAll(c, s.open, e)
 	case *Message:
-		runAll(c, s.msg, e)
+		c.handleMessage(s, e)
 	case *Batch:
 		for i, m := range e.Messages {
 			if i > 0 {
 				s = c.cb.snapshot() // each message is an event of its own
 			}
-			runAll(c, s.msg, m)
+			c.handleMessage(s, m)
 		}
 		e.recycle() // handlers saw messages, never the Batch: reuse it
 	case *Close:
 		runAll(c, s.close, e)
 	case *Error:
 		runAll(c, s.err, e)
+	}
+}
+
+// handleMessage runs the message handlers; a Release called by one of
+// them takes effect when they have all returned.
+func (c *Conn) handleMessage(s *handlerSet, m *Message) {
+	m.cb.Store(cbRunning)
+	runAll(c, s.msg, m)
+	if m.cb.Swap(cbIdle) == cbReleased {
+		c.cb.released.put(m)
 	}
 }
 

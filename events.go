@@ -3,6 +3,7 @@ package wsactor
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 )
 
 // Event is what a connection delivers on Events(): one of *Open, *Message,
@@ -65,6 +66,7 @@ type Message struct {
 	conn     *Conn
 	own      []byte // buffer of the size class Data lives in (nil: none)
 	released bool
+	cb       atomic.Uint32 // cbIdle, cbRunning or cbReleased (callbacks.go)
 	Type     MessageType
 	Data     []byte
 }
