@@ -472,7 +472,10 @@ func (a *actor) onTimeout(err error) error {
 	real := a.deadlineLocked()
 	c.mu.Unlock()
 	now := time.Now()
-	if now.Before(real) || (real.IsZero() && !a.lingerDL.IsZero()) {
+	// Not the real deadline: the idle linger, a deadline moved later, or
+	// (for a Receive, which may take an actor that parked and was resumed
+	// without reading) the expired linger that parked it.
+	if now.Before(real) || (real.IsZero() && (!a.lingerDL.IsZero() || a.pulling)) {
 		a.setDeadline(time.Time{}) // wait on with the real deadline
 		return nil
 	}

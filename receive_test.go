@@ -550,3 +550,45 @@ func TestReceiveConcurrent(t *testing.T) {
 	}
 	<-c.Done()
 }
+
+// A connection that parked after its linger (its socket keeps the expired
+// linger deadline), was resumed by data while Receive was in use and went
+// straight to held: the Receive that takes it reads the data rather than
+// failing on the stale deadline. (Found by 2000 connections echoing through
+// Receive: a Receive that started waiting just as the actor parked.)
+func TestReceiveAfterParkedAndHeld(t *testing.T) {
+	needDetach(t)
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		if _, err := readClientFrame(br); err != nil {
+			return err
+		}
+		if _, err := nc.Write(frame(ws.OpText, true, []byte("hi"))); err != nil {
+			return err
+		}
+		if err := expectClose(br, ws.StatusNormalClosure); err != nil {
+			return err
+		}
+		_, err := nc.Write(closeFrame(ws.StatusNormalClosure, ""))
+		return err
+	})
+	c := openReceive(t, url, wsactor.WithIdleDetach(time.Millisecond))
+	awaitParked(t, c) // after a linger: the socket's deadline has expired
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Receive(done); !errors.Is(err, context.Canceled) {
+		t.Fatal(err) // Receive is now in use, without having taken the actor
+	}
+	if err := c.SendText(context.Background(), "go"); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, func() string { return "the resumed actor was not held" }, func() bool { return wsactor.Held(c) })
+	if m, ok := receive(t, c).(*wsactor.Message); !ok || string(m.Data) != "hi" {
+		t.Fatalf("got %+v", m)
+	}
+	if err := c.Close(wsactor.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if cl := mustClose(t, receiveTerminal(t, c)); !cl.Clean {
+		t.Fatalf("close: %+v", cl)
+	}
+}
