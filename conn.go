@@ -187,8 +187,8 @@ func (c *Conn) Connect(ctx context.Context) error {
 
 // Events returns the connection's event channel. It is bounded (see
 // WithEventBuffer and WithEventBytes) and closed right after the terminal
-// event. Callbacks (OnOpen...) consume this same channel: use one or the
-// other.
+// event. Callbacks (OnOpen...) and Receive consume this same channel: use
+// one of the three per connection.
 func (c *Conn) Events() <-chan Event { return c.events }
 
 // ReadyState reports the connection's state. Send decides with this same

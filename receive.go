@@ -71,7 +71,9 @@ type pullState struct {
 // While it waits and the connection is quiet, Receive reads the socket in
 // the calling goroutine (plain ws:// on Unix; elsewhere it waits on
 // Events()): a request/response client then pays no goroutine hand-off per
-// reply. Messages come one per event (no *Batch). Between calls nobody reads
+// reply. What Receive reads itself comes one message per event (a backlog
+// read meanwhile by the actor's goroutine may come as a *Batch on
+// connections made WithBatchDelivery). Between calls nobody reads
 // for up to a hold period (20 ms); after that the actor's goroutine
 // reads again, so pings, the closing handshake and keepalive go on without
 // the consumer. Use Receive, or a range over Events(), or callbacks: one of

@@ -44,6 +44,7 @@ type Config struct {
 	Rate         float64       // messages/s per connection; 0: as fast as possible
 	Dialers      int           // concurrent opening handshakes
 	Text         bool          // send text messages instead of binary
+	Receive      bool          // wait for echoes with Conn.Receive instead of Events()
 	DialTimeout  time.Duration // per-connection opening handshake bound
 	CloseTimeout time.Duration // per-connection closing handshake bound
 	ErrorLog     []string      // wsactor error log channels ("none": silent)
@@ -305,11 +306,15 @@ func (r *runner) echo(c *wsactor.Conn, id int) bool {
 		if interval > 0 {
 			if d := time.Until(next); d > 0 {
 				timer.Reset(d)
+				var events <-chan wsactor.Event
+				if !r.cfg.Receive {
+					events = evs // with Receive, what arrives meanwhile waits for the next call
+				}
 				select {
 				case <-timer.C:
 				case <-ctx.Done():
 					return true
-				case ev, ok := <-evs:
+				case ev, ok := <-events:
 					// Nothing is expected between echoes.
 					if !r.unexpected(ev, ok) {
 						return false
@@ -340,10 +345,11 @@ func (r *runner) echo(c *wsactor.Conn, id int) bool {
 
 	wait:
 		for {
-			select {
-			case <-ctx.Done():
+			ev, ok, done := r.next(ctx, c, evs)
+			if done {
 				return true // the echo in flight is not counted
-			case ev, ok := <-evs:
+			}
+			{
 				m, isMsg := ev.(*wsactor.Message)
 				if !isMsg {
 					if !r.unexpected(ev, ok) {
@@ -360,11 +366,34 @@ func (r *runner) echo(c *wsactor.Conn, id int) bool {
 					r.messages.Add(1)
 					r.bytes.Add(int64(len(m.Data)))
 				}
+				m.Release()
 				break wait
 			}
 		}
 	}
 	return true
+}
+
+// next waits for c's next event through Receive (-receive) or Events();
+// done reports that ctx ended first, ok false that the channel is closed.
+func (r *runner) next(ctx context.Context, c *wsactor.Conn, evs <-chan wsactor.Event) (ev wsactor.Event, ok, done bool) {
+	if r.cfg.Receive {
+		ev, err := c.Receive(ctx)
+		switch {
+		case err == nil:
+			return ev, true, false
+		case errors.Is(err, wsactor.ErrClosed):
+			return nil, false, false
+		default:
+			return nil, false, true // ctx ended
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return nil, false, true
+	case ev, ok := <-evs:
+		return ev, ok, false
+	}
 }
 
 // unexpected handles an event other than an echo. It returns false when it
@@ -549,8 +578,12 @@ func (rep *Report) Print(w io.Writer) {
 		typ = "text"
 	}
 	fmt.Fprintf(w, "target:       %s\n", target)
-	fmt.Fprintf(w, "load:         %d connections, %d dialers, %d-byte %s messages, %s, %s\n",
-		cfg.Conns, cfg.Dialers, cfg.Size, typ, mode, cfg.Duration)
+	recv := "select on Events()"
+	if cfg.Receive {
+		recv = "Receive"
+	}
+	fmt.Fprintf(w, "load:         %d connections, %d dialers, %d-byte %s messages, %s, %s, echoes through %s\n",
+		cfg.Conns, cfg.Dialers, cfg.Size, typ, mode, cfg.Duration, recv)
 	if rep.Interrupted {
 		fmt.Fprintf(w, "              INTERRUPTED\n")
 	}
@@ -621,6 +654,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages/s per connection (0: as fast as possible)")
 	fs.IntVar(&cfg.Dialers, "dialers", cfg.Dialers, "concurrent opening handshakes")
 	fs.BoolVar(&cfg.Text, "text", cfg.Text, "send text messages instead of binary")
+	fs.BoolVar(&cfg.Receive, "receive", cfg.Receive, "wait for each echo with Conn.Receive (the waiting goroutine reads) instead of a select on Events()")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", cfg.DialTimeout, "opening handshake timeout")
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", cfg.CloseTimeout, "closing handshake timeout")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")

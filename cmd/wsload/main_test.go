@@ -13,13 +13,15 @@ import (
 
 func TestRunEmbedded(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	for _, text := range []bool{false, true} {
+	for _, mode := range []struct{ text, receive bool }{{false, false}, {true, false}, {false, true}} {
+		text := mode.text
 		cfg := DefaultConfig()
 		cfg.Conns = 20
 		cfg.Dialers = 4
 		cfg.Duration = time.Second
 		cfg.Size = 100
 		cfg.Text = text
+		cfg.Receive = mode.receive
 		rep, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -27,8 +29,8 @@ func TestRunEmbedded(t *testing.T) {
 		var out bytes.Buffer
 		rep.Print(&out)
 		t.Logf(
-			"text=%v\n%s",
-			text, out.String(),
+			"text=%v receive=%v\n%s",
+			text, mode.receive, out.String(),
 		)
 		if !rep.OK() || rep.Opened != 20 || rep.Failed != 0 {
 			t.Fatalf(
@@ -59,20 +61,23 @@ func TestRunEmbedded(t *testing.T) {
 
 func TestRunRate(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	cfg := DefaultConfig()
-	cfg.Conns = 5
-	cfg.Duration = time.Second
-	cfg.Rate = 20
-	rep, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 5 connections at 20 msg/s for 1s: about 100 messages.
-	if !rep.OK() || rep.Messages < 30 || rep.Messages > 110 {
-		t.Fatalf(
-			"ok %v, messages %d, want about 100",
-			rep.OK(), rep.Messages,
-		)
+	for _, receive := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Conns = 5
+		cfg.Duration = time.Second
+		cfg.Rate = 20
+		cfg.Receive = receive
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 5 connections at 20 msg/s for 1s: about 100 messages.
+		if !rep.OK() || rep.Messages < 30 || rep.Messages > 110 || rep.CleanCloses != 5 {
+			t.Fatalf(
+				"receive %v: ok %v, messages %d (want about 100), clean closes %d",
+				receive, rep.OK(), rep.Messages, rep.CleanCloses,
+			)
+		}
 	}
 }
 
