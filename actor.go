@@ -559,6 +559,9 @@ func (a *actor) idleWait() error {
 		}
 		switch {
 		case again:
+			if a.pulling {
+				return errPullIdle // Receive parks the actor and waits (actor.pull)
+			}
 			if a.c.pullWant.Load() > 0 && a.release() {
 				return errParked // a Receive waits: it reads from here on
 			}

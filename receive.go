@@ -40,6 +40,11 @@ const holdPeriod = 20 * time.Millisecond
 // actor's state stays where the read stopped (see actor.resume).
 var errPullStop = errors.New("wsactor: receive stopped")
 
+// errPullIdle ends a Receive's run of the actor after a linger period
+// without a frame (idle detach): the actor parks in the shared poller and
+// the caller waits for an event like any consumer, on a small stack.
+var errPullIdle = errors.New("wsactor: receive idle")
+
 // errHandoff ends a Receive's run of the actor where the rest is the
 // actor goroutine's work (the closing handshake).
 var errHandoff = errors.New("wsactor: actor handed back")
@@ -94,6 +99,7 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 		c.mu.Unlock()
 		c.pullMode.Store(true) // after pullReady is made: the actor reads it
 	}
+	parked := false // this call parked the actor: wait for it to be resumed
 	for {
 		select {
 		case ev, ok := <-c.events:
@@ -106,18 +112,21 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if a := c.act.Load(); a != nil && a.take() {
-			if ev := a.pull(ctx); ev != nil {
+		a := c.act.Load()
+		if a != nil && !parked && a.take() {
+			var ev Event
+			if ev, parked = a.pull(ctx); ev != nil {
 				return ev, nil
 			}
 			continue
 		}
 		c.pullWant.Add(1)
-		if a := c.act.Load(); a != nil && a.take() {
+		if a != nil && a.takeHeld() {
 			// Released between the look above and the count: release
 			// may not have seen this caller.
 			c.pullWant.Add(-1)
-			if ev := a.pull(ctx); ev != nil {
+			var ev Event
+			if ev, parked = a.pull(ctx); ev != nil {
 				return ev, nil
 			}
 			continue
@@ -134,8 +143,14 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 			return nil, ctx.Err()
 		case <-c.pullReady:
 			c.pullWant.Add(-1)
+			parked = false
 		}
 	}
+}
+
+// takeHeld is take for a held actor only.
+func (a *actor) takeHeld() bool {
+	return a.rd.raw != nil && a.c.pull.CompareAndSwap(pullHeld, pullBusy)
 }
 
 // take makes the caller the actor's runner if the actor is held or parked
@@ -159,9 +174,11 @@ func (a *actor) take() bool {
 }
 
 // pull runs the actor in the caller's goroutine until it produced an event
-// (returned, or in the channel), ctx ends, or the rest is the actor
-// goroutine's work; then it holds the actor or hands it back.
-func (a *actor) pull(ctx context.Context) Event {
+// (returned, or in the channel), ctx ends, a linger period passes without a
+// frame (parked reports that the actor then parked in the shared poller),
+// or the rest is the actor goroutine's work; then it holds the actor,
+// parks it or hands it back.
+func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 	c := a.c
 	a.pulling, a.pullCtx = true, ctx
 	var stop func() bool
@@ -186,13 +203,21 @@ func (a *actor) pull(ctx context.Context) Event {
 		}
 	}
 	a.pulling, a.pullCtx = false, nil
-	ev := a.pulled
+	ev = a.pulled
 	a.pulled = nil
 	c.pulls.Add(1)
+	if err == errPullIdle {
+		c.pull.Store(pullNone) // before the poller may resume it
+		if a.parkIdle() {
+			return nil, true
+		}
+		c.pull.Store(pullBusy)
+		err = nil // cannot park: hold it
+	}
 	switch err {
 	case nil, errPullStop:
 		if a.release() {
-			return ev
+			return ev, false
 		}
 		fallthrough // the connection is ending: its goroutine finishes it
 	case errHandoff:
@@ -205,7 +230,7 @@ func (a *actor) pull(ctx context.Context) Event {
 			return nil
 		})
 	}
-	return ev
+	return ev, false
 }
 
 // pullFrames is the read loop as Receive runs it: frame by frame until an
@@ -301,11 +326,15 @@ func (a *actor) end(err error) {
 }
 
 // idleRead is the actor's wait for the next frame with nothing buffered.
-// A Receive caller waits in the socket read itself; the actor's goroutine
+// A Receive caller waits in the socket read itself for up to the linger
+// period (WithIdleDetach), then parks the actor; the actor's goroutine
 // leaves the read to Receive when Receive is in use, and otherwise waits
 // (idleWait: and parks when idle detach is on).
 func (a *actor) idleRead() error {
 	if a.pulling {
+		if a.park.fd >= 0 {
+			return a.idleWait() // lingers, then errPullIdle
+		}
 		return a.rd.readIdle()
 	}
 	if a.c.pullMode.Load() && a.release() {

@@ -277,74 +277,78 @@ func TestReceiveHandsBack(t *testing.T) {
 	}
 }
 
-// Close, Abort and the peer's close end a connection whose Receive is
-// waiting, and one that is held between Receive calls.
+// Close and Abort end a connection whose Receive waits, reading itself
+// (pulling) or on the event channel after it parked the actor (parked),
+// and one that is held between Receive calls.
 func TestReceiveEnds(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		waiting bool // a Receive waits while the connection ends
-		end     func(c *wsactor.Conn)
-		check   func(t *testing.T, cl *wsactor.Close)
+	closeOK := func(t *testing.T, cl *wsactor.Close) {
+		if !cl.Clean || cl.Sent != wsactor.StatusNormalClosure {
+			t.Fatalf("close: %+v", cl)
+		}
+	}
+	abortOK := func(t *testing.T, cl *wsactor.Close) {
+		if !errors.Is(cl.Err, wsactor.ErrAborted) {
+			t.Fatalf("close: %+v", cl)
+		}
+	}
+	ends := []struct {
+		name  string
+		end   func(c *wsactor.Conn)
+		check func(t *testing.T, cl *wsactor.Close)
 	}{
-		{"Close/waiting", true, func(c *wsactor.Conn) { _ = c.Close(wsactor.StatusNormalClosure, "bye") }, func(t *testing.T, cl *wsactor.Close) {
-			if !cl.Clean || cl.Sent != wsactor.StatusNormalClosure {
-				t.Fatalf("close: %+v", cl)
-			}
-		}},
-		{"Close/held", false, func(c *wsactor.Conn) { _ = c.Close(wsactor.StatusNormalClosure, "bye") }, func(t *testing.T, cl *wsactor.Close) {
-			if !cl.Clean || cl.Sent != wsactor.StatusNormalClosure {
-				t.Fatalf("close: %+v", cl)
-			}
-		}},
-		{"Abort/waiting", true, (*wsactor.Conn).Abort, func(t *testing.T, cl *wsactor.Close) {
-			if !errors.Is(cl.Err, wsactor.ErrAborted) {
-				t.Fatalf("close: %+v", cl)
-			}
-		}},
-		{"Abort/held", false, (*wsactor.Conn).Abort, func(t *testing.T, cl *wsactor.Close) {
-			if !errors.Is(cl.Err, wsactor.ErrAborted) {
-				t.Fatalf("close: %+v", cl)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := openReceive(t, echoURL(t))
-			if err := c.SendText(context.Background(), "x"); err != nil {
-				t.Fatal(err)
-			}
-			receive(t, c) // the reply: the connection is now held
-			if !tc.waiting {
-				if !wsactor.Held(c) && wsactor.Pulls(c) > 0 {
-					t.Log("the hand-back timer already took the connection back")
+		{"Close", func(c *wsactor.Conn) { _ = c.Close(wsactor.StatusNormalClosure, "bye") }, closeOK},
+		{"Abort", (*wsactor.Conn).Abort, abortOK},
+	}
+	for _, e := range ends {
+		for _, wait := range []string{"pulling", "parked", "held"} {
+			t.Run(e.name+"/"+wait, func(t *testing.T) {
+				var opts []wsactor.Option
+				switch wait {
+				case "pulling":
+					opts = append(opts, wsactor.WithIdleDetach(-1)) // the Receive reads until the end
+				case "parked":
+					needDetach(t)
+					opts = append(opts, wsactor.WithIdleDetach(time.Millisecond))
 				}
-				tc.end(c)
-				// Nobody calls Receive: the connection still ends.
+				c := openReceive(t, echoURL(t), opts...)
+				if err := c.SendText(context.Background(), "x"); err != nil {
+					t.Fatal(err)
+				}
+				receive(t, c) // the reply: the connection is now held
+				if wait == "held" {
+					e.end(c)
+					// Nobody calls Receive: the connection still ends.
+					select {
+					case <-c.Done():
+					case <-time.After(waitFor):
+						t.Fatal("the connection did not end")
+					}
+					e.check(t, mustClose(t, receiveTerminal(t, c)))
+					return
+				}
+				got := make(chan wsactor.Event, 1)
+				go func() {
+					ev, _ := c.Receive(context.Background())
+					got <- ev
+				}()
+				if wait == "pulling" {
+					pollUntil(t, func() string { return "no Receive runs the actor" }, func() bool { return wsactor.Pulling(c) })
+				} else {
+					pollUntil(t, func() string { return "the waiting Receive did not park the actor" }, func() bool { return wsactor.Parked(c) })
+				}
+				e.end(c)
+				var ev wsactor.Event
 				select {
-				case <-c.Done():
+				case ev = <-got:
 				case <-time.After(waitFor):
-					t.Fatal("the connection did not end")
+					t.Fatal("Receive did not return")
 				}
-				tc.check(t, mustClose(t, receiveTerminal(t, c)))
-				return
-			}
-			got := make(chan wsactor.Event, 1)
-			go func() {
-				ev, _ := c.Receive(context.Background())
-				got <- ev
-			}()
-			pollUntil(t, func() string { return "no Receive runs the actor" }, func() bool { return wsactor.Pulling(c) })
-			tc.end(c)
-			var ev wsactor.Event
-			select {
-			case ev = <-got:
-			case <-time.After(waitFor):
-				t.Fatal("Receive did not return")
-			}
-			tc.check(t, mustClose(t, ev))
-			if _, err := c.Receive(ctxT(t)); !errors.Is(err, wsactor.ErrClosed) {
-				t.Fatalf("Receive after the terminal event: %v", err)
-			}
-		})
+				e.check(t, mustClose(t, ev))
+				if _, err := c.Receive(ctxT(t)); !errors.Is(err, wsactor.ErrClosed) {
+					t.Fatalf("Receive after the terminal event: %v", err)
+				}
+			})
+		}
 	}
 }
 
@@ -464,10 +468,12 @@ func TestReceiveProtocolError(t *testing.T) {
 	}
 }
 
-// A Receive takes an actor parked in the shared poller and reads itself.
+// A Receive takes an actor parked in the shared poller and reads itself
+// (for up to a linger period before it parks the actor again).
 func TestReceiveTakesParked(t *testing.T) {
 	needDetach(t)
-	c := dialParked(t, echoURL(t))
+	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(300*time.Millisecond))
+	awaitParked(t, c)
 	got := make(chan wsactor.Event, 1)
 	go func() {
 		ev, _ := c.Receive(context.Background())
@@ -590,5 +596,30 @@ func TestReceiveAfterParkedAndHeld(t *testing.T) {
 	}
 	if cl := mustClose(t, receiveTerminal(t, c)); !cl.Clean {
 		t.Fatalf("close: %+v", cl)
+	}
+}
+
+// A Receive that waits longer than the linger parks the actor and waits
+// like any consumer (no socket read on its stack); the next frame resumes
+// the actor, which hands the connection back to the waiting Receive.
+func TestReceiveParksWhenIdle(t *testing.T) {
+	needDetach(t)
+	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(time.Millisecond))
+	got := make(chan wsactor.Event, 1)
+	go func() {
+		ev, _ := c.Receive(context.Background())
+		got <- ev
+	}()
+	awaitParked(t, c) // parked by the waiting Receive
+	if err := c.SendText(context.Background(), "wake"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-got:
+		if m, ok := ev.(*wsactor.Message); !ok || string(m.Data) != "wake" {
+			t.Fatalf("got %+v", ev)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("no reply")
 	}
 }
