@@ -205,7 +205,7 @@ func (a *actor) frame() error {
 	}
 	acc := c.logs.access.Load() // one load per frame for every channel below
 	if acc&logFrameHeader != 0 {
-		c.logs.alog(logFrameHeader, "frame", intAttr("opcode", int64(h.op)), boolAttr("fin", h.fin), intAttr("length", h.length))
+		a.logFrame(h)
 	}
 	if h.rsv != 0 {
 		return a.protocolError("reserved bits set without a negotiated extension")
@@ -356,6 +356,24 @@ func (a *actor) payload() error {
 	a.msg, a.cur = nil, nil
 	a.inMsgs++ // published with the delivery (see publish)
 	a.inBytes += uint64(len(m.Data))
+	if c.logs.access.Load()&(logMessageHeader|logMessagePayload) != 0 {
+		a.logMessage(m)
+	}
+	return a.queue(m)
+}
+
+// logFrame and logMessage build their log attributes out of line: frame
+// and payload run on a Receive caller's stack, and their frames stay small
+// when nothing is logged.
+//
+//go:noinline
+func (a *actor) logFrame(h *frameHeader) {
+	a.c.logs.alog(logFrameHeader, "frame", intAttr("opcode", int64(h.op)), boolAttr("fin", h.fin), intAttr("length", h.length))
+}
+
+//go:noinline
+func (a *actor) logMessage(m *Message) {
+	c := a.c
 	acc := c.logs.access.Load()
 	if acc&logMessageHeader != 0 {
 		c.logs.alog(logMessageHeader, "message", strAttr("type", m.Type.String()), intAttr("length", int64(len(m.Data))))
@@ -363,7 +381,6 @@ func (a *actor) payload() error {
 	if acc&logMessagePayload != 0 {
 		c.logs.alog(logMessagePayload, "message payload", strAttr("payload", payloadString(m.Data)))
 	}
-	return a.queue(m)
 }
 
 // growStep is how far beyond the bytes that have arrived the message buffer
