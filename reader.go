@@ -185,18 +185,21 @@ func (f *frameReader) header(h *frameHeader) error {
 	if b1&0x80 != 0 {
 		need += 4
 	}
-	full := need
-	if b0&0x08 != 0 && b1&0x7f <= 125 {
-		// A control frame is handled whole from the buffer: wait for its
-		// payload before consuming the header, so that a read that stops
-		// (Receive's context) leaves the frame to be parsed again.
-		full += int(b1 & 0x7f)
-	}
-	if err := f.fill(full); err != nil {
+	if err := f.fill(need); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return err
+	}
+	if b0&0x08 != 0 && b1&0x7f <= 125 {
+		// A control frame is handled whole from the buffer: wait for its
+		// payload before consuming the header, so that a read that stops
+		// (Receive's context) leaves the frame to be parsed again. Any other
+		// error is met again by the payload read, after the header has been
+		// checked (a bad header is reported before a short payload).
+		if err := f.fill(need + int(b1&0x7f)); err == errPullStop {
+			return err
+		}
 	}
 	p := f.buf[f.r : f.r+need]
 	h.fin = b0&0x80 != 0
