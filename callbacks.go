@@ -22,7 +22,8 @@ type callbacks struct {
 	nextID  uint64
 	any     atomic.Bool // a handler was registered: callbacks own Events()
 	set     atomic.Pointer[handlerSet]
-	running atomic.Bool // a dispatcher goroutine runs
+	running atomic.Bool  // a dispatcher goroutine runs
+	run     func() error // the dispatcher goroutine's body (c.mu guards it)
 
 	// Messages released inside their handler, recycled by the dispatcher
 	// (only the running dispatcher touches it; flushed when it stops).
@@ -146,11 +147,16 @@ func (c *Conn) startDispatcherLocked() {
 		return
 	}
 	c.live++
-	c.group.Go(func() error {
-		defer c.exitMember()
-		c.dispatch()
-		return nil
-	})
+	if c.cb.run == nil {
+		// Built once: a dispatcher may start once per message when
+		// messages trickle in.
+		c.cb.run = func() error {
+			defer c.exitMember()
+			c.dispatch()
+			return nil
+		}
+	}
+	c.group.Go(c.cb.run)
 }
 
 // dispatch runs handlers for every waiting event and returns when the
