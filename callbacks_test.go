@@ -1,10 +1,8 @@
 package wsactor_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -19,26 +17,7 @@ import (
 func TestCallbacksReleaseInHandler(t *testing.T) {
 	const n = 3000
 	body := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 1+(i*37)%3000) }
-	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
-		bw := bufio.NewWriter(nc)
-		for i := range n {
-			if _, err := bw.Write(frame(ws.OpBinary, true, body(i))); err != nil {
-				return err
-			}
-			if i%50 == 0 {
-				if err := bw.Flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := bw.Write(closeFrame(ws.StatusNormalClosure, "")); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		return expectClose(br, ws.StatusNormalClosure)
-	})
+	url := pushThenClose(t, n, 50, func(i int) []byte { return frame(ws.OpBinary, true, body(i)) })
 	for _, opts := range [][]wsactor.Option{nil, {wsactor.WithBatchDelivery()}} {
 		c, err := wsactor.New(url, opts...)
 		if err != nil {

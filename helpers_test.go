@@ -128,6 +128,32 @@ func scripted(t testing.TB, script func(nc net.Conn, br *bufio.Reader) error) st
 	return s.URL()
 }
 
+// pushThenClose serves n frames (frameOf(i)), flushed every flushEvery,
+// then a 1000 close, and expects the client's 1000; it returns the URL.
+func pushThenClose(t testing.TB, n, flushEvery int, frameOf func(i int) []byte) string {
+	t.Helper()
+	return scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		bw := bufio.NewWriter(nc)
+		for i := range n {
+			if _, err := bw.Write(frameOf(i)); err != nil {
+				return err
+			}
+			if i%flushEvery == 0 {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := bw.Write(closeFrame(ws.StatusNormalClosure, "")); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return expectClose(br, ws.StatusNormalClosure)
+	})
+}
+
 // upgrade does the server side of the opening handshake.
 func upgrade(nc net.Conn, u ws.Upgrader) error {
 	_ = nc.SetDeadline(time.Now().Add(waitFor))

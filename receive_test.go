@@ -67,6 +67,37 @@ func TestReceiveEcho(t *testing.T) {
 	<-c.Done()
 }
 
+// receiveAsync calls Receive in a goroutine; the event arrives on the
+// returned channel (nil when Receive failed).
+func receiveAsync(c *wsactor.Conn) <-chan wsactor.Event {
+	got := make(chan wsactor.Event, 1)
+	go func() {
+		ev, _ := c.Receive(context.Background())
+		got <- ev
+	}()
+	return got
+}
+
+// awaitEvent waits for what receiveAsync returns, failing after waitFor.
+func awaitEvent(t *testing.T, got <-chan wsactor.Event) wsactor.Event {
+	t.Helper()
+	select {
+	case ev := <-got:
+		return ev
+	case <-time.After(waitFor):
+		t.Fatal("Receive did not return")
+	}
+	return nil
+}
+
+// expectText fails the test unless ev is a message with text want.
+func expectText(t *testing.T, ev wsactor.Event, want string) {
+	t.Helper()
+	if m, ok := ev.(*wsactor.Message); !ok || string(m.Data) != want {
+		t.Fatalf("got %+v, want the message %q", ev, want)
+	}
+}
+
 // openReceive dials url, checks that Receive returns Open first, and aborts
 // the connection at the end of the test.
 func openReceive(t *testing.T, url string, opts ...wsactor.Option) *wsactor.Conn {
@@ -326,24 +357,14 @@ func TestReceiveEnds(t *testing.T) {
 					e.check(t, mustClose(t, receiveTerminal(t, c)))
 					return
 				}
-				got := make(chan wsactor.Event, 1)
-				go func() {
-					ev, _ := c.Receive(context.Background())
-					got <- ev
-				}()
+				got := receiveAsync(c)
 				if wait == "pulling" {
 					pollUntil(t, func() string { return "no Receive runs the actor" }, func() bool { return wsactor.Pulling(c) })
 				} else {
 					pollUntil(t, func() string { return "the waiting Receive did not park the actor" }, func() bool { return wsactor.Parked(c) })
 				}
 				e.end(c)
-				var ev wsactor.Event
-				select {
-				case ev = <-got:
-				case <-time.After(waitFor):
-					t.Fatal("Receive did not return")
-				}
-				e.check(t, mustClose(t, ev))
+				e.check(t, mustClose(t, awaitEvent(t, got)))
 				if _, err := c.Receive(ctxT(t)); !errors.Is(err, wsactor.ErrClosed) {
 					t.Fatalf("Receive after the terminal event: %v", err)
 				}
@@ -474,11 +495,7 @@ func TestReceiveTakesParked(t *testing.T) {
 	needDetach(t)
 	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(300*time.Millisecond))
 	awaitParked(t, c)
-	got := make(chan wsactor.Event, 1)
-	go func() {
-		ev, _ := c.Receive(context.Background())
-		got <- ev
-	}()
+	got := receiveAsync(c)
 	pollUntil(t, func() string { return "Receive did not take the parked actor" }, func() bool { return wsactor.Pulling(c) })
 	if wsactor.Parked(c) {
 		t.Fatal("the actor is both parked and run by Receive")
@@ -486,14 +503,7 @@ func TestReceiveTakesParked(t *testing.T) {
 	if err := c.SendText(context.Background(), "hello"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case ev := <-got:
-		if m, ok := ev.(*wsactor.Message); !ok || string(m.Data) != "hello" {
-			t.Fatalf("got %v", ev)
-		}
-	case <-time.After(waitFor):
-		t.Fatal("no reply")
-	}
+	expectText(t, awaitEvent(t, got), "hello")
 	if wsactor.Pulls(c) == 0 {
 		t.Fatal("the reply was not read by Receive")
 	}
@@ -503,26 +513,7 @@ func TestReceiveTakesParked(t *testing.T) {
 // to exactly one of them.
 func TestReceiveConcurrent(t *testing.T) {
 	const n = 3000
-	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
-		bw := bufio.NewWriter(nc)
-		for i := range n {
-			if _, err := bw.Write(frame(ws.OpText, true, []byte(strconv.Itoa(i)))); err != nil {
-				return err
-			}
-			if i%97 == 0 {
-				if err := bw.Flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := bw.Write(closeFrame(ws.StatusNormalClosure, "")); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		return expectClose(br, ws.StatusNormalClosure)
-	})
+	url := pushThenClose(t, n, 97, func(i int) []byte { return frame(ws.OpText, true, []byte(strconv.Itoa(i))) })
 	c := openReceive(t, url)
 	var (
 		mu   sync.Mutex
@@ -605,21 +596,10 @@ func TestReceiveAfterParkedAndHeld(t *testing.T) {
 func TestReceiveParksWhenIdle(t *testing.T) {
 	needDetach(t)
 	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(time.Millisecond))
-	got := make(chan wsactor.Event, 1)
-	go func() {
-		ev, _ := c.Receive(context.Background())
-		got <- ev
-	}()
+	got := receiveAsync(c)
 	awaitParked(t, c) // parked by the waiting Receive
 	if err := c.SendText(context.Background(), "wake"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case ev := <-got:
-		if m, ok := ev.(*wsactor.Message); !ok || string(m.Data) != "wake" {
-			t.Fatalf("got %+v", ev)
-		}
-	case <-time.After(waitFor):
-		t.Fatal("no reply")
-	}
+	expectText(t, awaitEvent(t, got), "wake")
 }

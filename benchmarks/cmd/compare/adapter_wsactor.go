@@ -16,15 +16,25 @@ import (
 // Default options except the max message size (16 MiB, like the others).
 func init() {
 	register(Adapter{Name: "wsactor", Dial: func(ctx context.Context, url string) (Conn, error) {
-		c, err := wsactor.Dial(ctx, url, wsactor.WithMaxMessageSize(maxMessageSize), wsactor.WithBatchDelivery())
+		c, err := dialWsactor(ctx, url, wsactor.WithBatchDelivery())
 		if err != nil {
-			if c != nil {
-				c.Abort()
-			}
 			return nil, err
 		}
 		return &wsactorConn{c: c, ctx: context.Background()}, nil
 	}})
+}
+
+// dialWsactor dials with the options every wsactor adapter shares (the max
+// message size) plus opts; a failed dial leaves nothing running.
+func dialWsactor(ctx context.Context, url string, opts ...wsactor.Option) (*wsactor.Conn, error) {
+	c, err := wsactor.Dial(ctx, url, append([]wsactor.Option{wsactor.WithMaxMessageSize(maxMessageSize)}, opts...)...)
+	if err != nil {
+		if c != nil {
+			c.Abort()
+		}
+		return nil, err
+	}
+	return c, nil
 }
 
 type wsactorConn struct {
@@ -54,18 +64,23 @@ func (w *wsactorConn) Run(fn func(p []byte) bool) error {
 			}
 			e.Release() // the whole batch back to wsactor in one step
 		case *wsactor.Close:
-			if e.Code == wsactor.StatusNormalClosure || e.Clean {
-				return nil
-			}
-			if e.Err != nil {
-				return e.Err
-			}
-			return &closeCodeError{code: int(e.Code), reason: e.Reason}
+			return closeResult(e)
 		case *wsactor.Error:
 			return e.Err
 		}
 	}
 	return nil
+}
+
+// closeResult is what Run returns for wsactor's terminal Close.
+func closeResult(e *wsactor.Close) error {
+	if e.Code == wsactor.StatusNormalClosure || e.Clean {
+		return nil
+	}
+	if e.Err != nil {
+		return e.Err
+	}
+	return &closeCodeError{code: int(e.Code), reason: e.Reason}
 }
 
 // Close starts the closing handshake and keeps draining Events in the

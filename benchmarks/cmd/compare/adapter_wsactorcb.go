@@ -18,11 +18,8 @@ import (
 // (the idle scenario uses it); Run is Start plus waiting for the end.
 func init() {
 	register(Adapter{Name: "wsactor-cb", Dial: func(ctx context.Context, url string) (Conn, error) {
-		c, err := wsactor.Dial(ctx, url, wsactor.WithMaxMessageSize(maxMessageSize), wsactor.WithBatchDelivery())
+		c, err := dialWsactor(ctx, url, wsactor.WithBatchDelivery())
 		if err != nil {
-			if c != nil {
-				c.Abort()
-			}
 			return nil, err
 		}
 		return &wsactorCB{c: c, ctx: context.Background(), done: make(chan struct{})}, nil

@@ -16,23 +16,16 @@ import (
 // Default options except the max message size.
 func init() {
 	register(Adapter{Name: "wsactor-recv", Dial: func(ctx context.Context, url string) (Conn, error) {
-		c, err := wsactor.Dial(ctx, url, wsactor.WithMaxMessageSize(maxMessageSize))
+		c, err := dialWsactor(ctx, url)
 		if err != nil {
-			if c != nil {
-				c.Abort()
-			}
 			return nil, err
 		}
-		return &wsactorRecvConn{c: c, ctx: context.Background()}, nil
+		return &wsactorRecvConn{wsactorConn{c: c, ctx: context.Background()}}, nil
 	}})
 }
 
-type wsactorRecvConn struct {
-	c   *wsactor.Conn
-	ctx context.Context
-}
-
-func (w *wsactorRecvConn) Write(p []byte) error { return w.c.Send(w.ctx, wsactor.Binary, p) }
+// wsactorRecvConn writes like wsactorConn and receives with Receive.
+type wsactorRecvConn struct{ wsactorConn }
 
 func (w *wsactorRecvConn) Run(fn func(p []byte) bool) error {
 	for {
@@ -49,13 +42,7 @@ func (w *wsactorRecvConn) Run(fn func(p []byte) bool) error {
 				return nil
 			}
 		case *wsactor.Close:
-			if e.Code == wsactor.StatusNormalClosure || e.Clean {
-				return nil
-			}
-			if e.Err != nil {
-				return e.Err
-			}
-			return &closeCodeError{code: int(e.Code), reason: e.Reason}
+			return closeResult(e)
 		case *wsactor.Error:
 			return e.Err
 		}
