@@ -13,11 +13,12 @@ import (
 // destination (the slice the receiver will own). Only the actor goroutine
 // touches it.
 type frameReader struct {
-	nc   net.Conn
-	raw  *rawIO // nc's raw socket (nil for TLS): lets an idle reader drop its buffer
-	buf  []byte
-	arr  *[readBufSize]byte // buf's pooled array, if it came from readBufPool
-	r, w int
+	nc    net.Conn
+	raw   *rawIO // nc's raw socket (nil for TLS): lets an idle reader drop its buffer
+	buf   []byte
+	arr   *[readBufSize]byte // buf's pooled array, if it came from readBufPool
+	r, w  int
+	reads uint32 // reads from the raw socket that returned bytes
 	// onTimeout is called when a read hits its deadline; it returns nil to
 	// retry the read (keepalive ping sent, deadline moved) or the error that
 	// ends the connection.

@@ -190,7 +190,14 @@ func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 		c.mu.Unlock()
 		stop = context.AfterFunc(ctx, func() { a.interruptPull(gen) })
 	}
+	reads := a.rd.reads
 	err := a.pullFrames()
+	if a.rd.reads != reads {
+		// This Receive read the peer's bytes from the socket: what the
+		// caller sends next answers them, and is written at once rather
+		// than queued as if it were part of a burst (writer.enqueue).
+		c.w.answer.Store(true)
+	}
 	if stop != nil {
 		stop()
 		c.mu.Lock()

@@ -95,6 +95,7 @@ func (r *rawIO) readOnce(fd uintptr) bool {
 			return true
 		}
 		r.n = m
+		r.fr.reads++
 		return true
 	}
 }

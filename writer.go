@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -44,6 +45,7 @@ type writer struct {
 	dead        error         // a write failed or the connection ended
 	space       chan struct{} // closed when room frees up; nil if nobody waits
 	lastSend    time.Duration // when the last Send returned (sinceStart)
+	answer      atomic.Bool   // a Receive read from the socket since: the next Send may write inline
 
 	wg sync.WaitGroup
 }
@@ -161,7 +163,7 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 			pending = len(w.buf.b)
 		}
 		if w.raw != nil && w.buf == nil && w.ctrl == nil && !w.active && w.dead == nil &&
-			sinceStart()-w.lastSend > inlineGap {
+			(sinceStart()-w.lastSend > inlineGap || w.answer.Swap(false)) {
 			return w.writeInline(op, p) // unlocks
 		}
 		if w.count == 0 || (w.count < lim.sendQueue && int64(pending+size) <= lim.sendQueueBytes) {
@@ -196,7 +198,10 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 // write its frame itself instead of handing it to a writer goroutine. A
 // lone message (a request, a sequential echo) then costs one Write and no
 // goroutine hand-off; back-to-back Sends (a burst, a pipeline) still queue
-// behind the writer and leave in one coalesced Write.
+// behind the writer and leave in one coalesced Write. A Send that follows a
+// Receive which read from the socket writes inline whatever the gap: on one
+// CPU the peer's reply often arrives while our write is still returning
+// (the peer runs at once), so the next request would look like a burst.
 const inlineGap = 2 * time.Microsecond
 
 var processStart = time.Now()
