@@ -593,6 +593,11 @@ func (a *actor) idleWait() error {
 		case err == nil:
 			rd.w = n
 			a.idleReads++
+			if rd.raw.waited {
+				// The peer's bytes came after a wait: what the consumer
+				// sends next answers them (writer.enqueue: inline).
+				a.c.w.answer.Store(true)
+			}
 			return nil
 		case !isTimeout(err):
 			return err
