@@ -7,7 +7,12 @@ package wsactor_test
 // EOF. Everything the client writes is kept and checked.
 //
 //	go test -run '^$' -fuzz FuzzFrameReader -fuzztime 60s -fuzzminimizetime 3s .
+//	go test -run '^$' -fuzz FuzzReceive -fuzztime 60s -fuzzminimizetime 3s .
 //	go test -run '^$' -fuzz FuzzHandshakeResponse -fuzztime 60s -fuzzminimizetime 3s .
+//
+// FuzzReceive is the exception to the in-memory network: it serves the same
+// input over a loopback TCP socket and consumes it with Receive, whose
+// caller reads the socket itself only on a real socket.
 //
 // (-fuzzminimizetime: the default minimises every new interesting input for
 // up to 60 s, which looks like a stall at "0 execs/sec". If an iteration
@@ -182,12 +187,23 @@ type fuzzResult struct {
 	msgs    []*wsactor.Message
 	close   *wsactor.Close
 	errEv   *wsactor.Error
-	conn    *fuzzConn
+	wire    func() []byte // what the client wrote after its request
 }
 
 func fuzzRun(t *testing.T, respond func(accept string) []byte) fuzzResult {
 	t.Helper()
 	baseline := runtime.NumGoroutine()
+	fc := newFuzzConn(respond)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) { return fc, nil }
+	return fuzzConsume(t, baseline, "ws://fuzz.invalid/", []wsactor.Option{wsactor.WithNetDial(dial)}, nil, fc.clientBytes, nil)
+}
+
+// fuzzConsume dials url, consumes every event (through Events(), or when
+// pulling is set through Receive, calling pulling once a Receive runs) and
+// checks the invariants; settle, if set, waits for the server before
+// goroutines are counted.
+func fuzzConsume(t *testing.T, baseline int, url string, opts []wsactor.Option, pulling func(c *wsactor.Conn), wire func() []byte, settle func()) fuzzResult {
+	t.Helper()
 	if d := os.Getenv("WSACTOR_FUZZ_WATCHDOG"); d != "" {
 		// Debug aid: dump every goroutine if an iteration hangs.
 		wd := time.AfterFunc(fuzzDeadline+5*time.Second, func() {
@@ -197,27 +213,42 @@ func fuzzRun(t *testing.T, respond func(accept string) []byte) fuzzResult {
 		})
 		defer wd.Stop()
 	}
-	fc := newFuzzConn(respond)
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) { return fc, nil }
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
 	defer cancel()
-	c, err := wsactor.Dial(ctx, "ws://fuzz.invalid/",
-		wsactor.WithNetDial(dial),
+	c, err := wsactor.Dial(ctx, url, append([]wsactor.Option{
 		wsactor.WithMaxMessageSize(fuzzMaxMessage),
 		wsactor.WithProtocols("chat", "superchat"),
-		wsactor.WithHandshakeTimeout(fuzzDeadline/2),
+		wsactor.WithHandshakeTimeout(fuzzDeadline / 2),
 		wsactor.WithCloseTimeout(time.Second),
-		wsactor.WithErrorLog("none"))
+		wsactor.WithErrorLog("none")}, opts...)...)
 	if c == nil {
 		t.Fatalf("Dial returned no *Conn: %v", err)
 	}
-	res := fuzzResult{dialErr: err, conn: fc}
+	res := fuzzResult{dialErr: err, wire: wire}
 	deadline := time.NewTimer(fuzzDeadline)
 	defer deadline.Stop()
+	events := c.Events()
+	if pulling != nil {
+		// Receive delivers on this channel instead (one goroutine, so the
+		// deadline below still bounds the wait).
+		ch := make(chan wsactor.Event)
+		go func() {
+			defer close(ch)
+			for {
+				ev, err := c.Receive(ctx)
+				if err != nil {
+					return // ErrClosed after the terminal event, or the deadline
+				}
+				ch <- ev
+			}
+		}()
+		events = ch
+		go pulling(c)
+	}
 	var term wsactor.Event
 	for term == nil {
 		select {
-		case ev, ok := <-c.Events():
+		case ev, ok := <-events:
 			if !ok {
 				t.Fatal("event channel closed before a terminal event")
 			}
@@ -266,7 +297,7 @@ func fuzzRun(t *testing.T, respond func(accept string) []byte) fuzzResult {
 		}
 	}
 	select {
-	case ev, ok := <-c.Events():
+	case ev, ok := <-events:
 		if ok {
 			t.Fatalf("%T event after the terminal event", ev)
 		}
@@ -307,6 +338,9 @@ func fuzzRun(t *testing.T, respond func(accept string) []byte) fuzzResult {
 		if c.Protocol() != res.open.Protocol {
 			t.Fatalf("Protocol() %q, Open.Protocol %q", c.Protocol(), res.open.Protocol)
 		}
+	}
+	if settle != nil {
+		settle()
 	}
 	if !fuzzPollGoroutines(baseline) {
 		buf := make([]byte, 1<<20)
@@ -656,7 +690,7 @@ func fuzzCompare(t *testing.T, in []byte, res fuzzResult) {
 	}
 	// What the client wrote: masked frames, one pong per ping (all of them
 	// when a close frame was sent), then its close frame, then nothing.
-	wire := bufio.NewReader(bytes.NewReader(res.conn.clientBytes()))
+	wire := bufio.NewReader(bytes.NewReader(res.wire()))
 	var pongs [][]byte
 	var sentClose *ws.Frame
 	for {
@@ -700,6 +734,128 @@ func fuzzCompare(t *testing.T, in []byte, res fuzzResult) {
 		code, _ := ws.ParseCloseFrameData(sentClose.Payload)
 		if wsactor.StatusCode(code) != cl.Sent {
 			t.Fatalf("close frame on the wire has code %d, Close.Sent %d", code, cl.Sent)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// FuzzReceive: FuzzFrameReader's input and checks over a loopback TCP
+// socket, consumed through Receive, so that the Receive caller reads and
+// parses the frames itself (the fake conn of FuzzFrameReader is not a raw
+// socket, where Receive only waits on Events()). The server writes the
+// input in small pieces, so the caller meets frames cut anywhere.
+
+func FuzzReceive(f *testing.F) {
+	for _, seed := range [][]byte{
+		append(frame(ws.OpText, true, []byte("hi")), closeFrame(ws.StatusNormalClosure, "bye")...),
+		append(frame(ws.OpPing, true, []byte("p")), frame(ws.OpBinary, true, bytes.Repeat([]byte{7}, 300))...),
+		append(frame(ws.OpText, false, []byte("frag")), frame(ws.OpContinuation, true, []byte("ment"))...),
+		{0x83, 0x00},       // reserved opcode
+		{0x81, 0x7e, 0x04}, // a header cut short
+		[]byte("80"),       // a close frame with RSV bits and no payload
+	} {
+		f.Add(seed)
+	}
+	// One listener for the whole run (iterations run one at a time in a
+	// process), and no TIME_WAIT left behind per iteration (see
+	// fuzzServeTCP): thousands of iterations must not use up the
+	// ephemeral ports that the tests after them need.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	f.Fuzz(func(t *testing.T, in []byte) {
+		baseline := runtime.NumGoroutine()
+		var (
+			mu    sync.Mutex
+			wrote []byte
+		)
+		done := make(chan error, 1)
+		start := make(chan struct{})
+		go func() { done <- fuzzServeTCP(ln, in, start, &mu, &wrote) }()
+		var serverErr error
+		opts := []wsactor.Option{wsactor.WithNetDial(fuzzDialNoLinger), wsactor.WithIdleDetach(time.Millisecond)}
+		pulling := func(c *wsactor.Conn) {
+			// The input is written once a Receive has taken the actor (it
+			// parks within a millisecond or two), so the caller reads it.
+			deadline := time.Now().Add(fuzzDeadline / 2)
+			for wsactor.Pulls(c) == 0 && !wsactor.Pulling(c) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Microsecond)
+			}
+			close(start)
+		}
+		res := fuzzConsume(t, baseline, "ws://"+ln.Addr().String()+"/", opts, pulling, func() []byte {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]byte(nil), wrote...)
+		}, func() { serverErr = <-done })
+		if serverErr != nil {
+			t.Fatal("server:", serverErr)
+		}
+		if res.open == nil {
+			t.Fatalf("handshake failed: %v", res.dialErr)
+		}
+		fuzzCompare(t, in, res)
+	})
+}
+
+// fuzzDialNoLinger dials a plain TCP socket (Receive still reads it itself)
+// whose close is abortive: a client that fails the connection closes first,
+// and must not leave a TIME_WAIT per iteration either. On loopback a write
+// has reached the peer when it returns, so nothing written is lost.
+func fuzzDialNoLinger(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = nc.(*net.TCPConn).SetLinger(0)
+	return nc, nil
+}
+
+// fuzzServeTCP accepts one connection, answers its handshake, writes in in
+// pieces of fuzzReadSizes once start is closed, closes its write side and keeps what the client
+// writes until the client closes.
+func fuzzServeTCP(ln net.Listener, in []byte, start <-chan struct{}, mu *sync.Mutex, wrote *[]byte) error {
+	nc, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	// The client has closed by the time this closes: an abortive close
+	// leaves no TIME_WAIT (the write side was shut down first, so this end
+	// would otherwise wait).
+	_ = nc.(*net.TCPConn).SetLinger(0)
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(fuzzDeadline))
+	br := bufio.NewReader(nc)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return err
+	}
+	h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	if _, err := nc.Write([]byte(response101(base64.StdEncoding.EncodeToString(h[:])))); err != nil {
+		return err
+	}
+	<-start
+	for i := 0; len(in) > 0; i++ {
+		n := min(len(in), fuzzReadSizes[i%len(fuzzReadSizes)])
+		if _, err := nc.Write(in[:n]); err != nil {
+			break // the client may close first (it failed the connection)
+		}
+		in = in[n:]
+	}
+	_ = nc.(*net.TCPConn).CloseWrite()
+	buf := make([]byte, 4096)
+	for {
+		n, err := br.Read(buf)
+		mu.Lock()
+		if len(*wrote) < 1<<20 {
+			*wrote = append(*wrote, buf[:n]...)
+		}
+		mu.Unlock()
+		if err != nil {
+			return nil // EOF or reset: the client is done
 		}
 	}
 }
