@@ -489,10 +489,8 @@ func (a *actor) onTimeout(err error) error {
 	real := a.deadlineLocked()
 	c.mu.Unlock()
 	now := time.Now()
-	// Not the real deadline: the idle linger, a deadline moved later, or
-	// (for a Receive, which may take an actor that parked and was resumed
-	// without reading) the expired linger that parked it.
-	if now.Before(real) || (real.IsZero() && (!a.lingerDL.IsZero() || a.pulling)) {
+	// Not the real deadline: the idle linger, or a deadline moved later.
+	if now.Before(real) || (real.IsZero() && !a.lingerDL.IsZero()) {
 		a.setDeadline(time.Time{}) // wait on with the real deadline
 		return nil
 	}
@@ -593,11 +591,6 @@ func (a *actor) idleWait() error {
 		case err == nil:
 			rd.w = n
 			a.idleReads++
-			if rd.raw.waited {
-				// The peer's bytes came after a wait: what the consumer
-				// sends next answers them (writer.enqueue: inline).
-				a.c.w.answer.Store(true)
-			}
 			return nil
 		case !isTimeout(err):
 			return err
@@ -632,8 +625,12 @@ func (a *actor) parkIdle() bool {
 	if c.cause != nil || c.aborted {
 		return false
 	}
-	a.lingerDL = time.Time{} // the socket's deadline is re-armed on resume
-	return sharedPoller.park(a, a.deadlineLocked())
+	// The expired linger comes off the socket: whoever runs the actor next
+	// (its goroutine, resumed, or a Receive) reads with the real deadline.
+	d := a.deadlineLocked()
+	a.lingerDL = time.Time{}
+	_ = c.nc.SetReadDeadline(d)
+	return sharedPoller.park(a, d)
 }
 
 // unpark resumes the actor if it is parked or held between Receive calls
@@ -765,8 +762,7 @@ func (a *actor) queue(m *Message) error {
 		a.batchBytes += len(m.Data)
 		return nil
 	}
-	a.publish()
-	if err := a.flush(); err != nil {
+	if err := a.flush(); err != nil { // publishes the counters too
 		a.c.stats.dropped.Add(1) // m too: counted in, never delivered
 		return err
 	}

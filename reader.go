@@ -27,7 +27,8 @@ type frameReader struct {
 	// actor hands over the messages it batched.
 	beforeRead func() error
 	// idle, when set, replaces readIdle on the idle path of header: the
-	// actor's idleWait, which may park the actor (idle detach).
+	// actor's idleRead, which may hand the read to a Receive or park the
+	// actor (idle detach).
 	idle func() error
 }
 

@@ -148,7 +148,8 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	}
 }
 
-// takeHeld is take for a held actor only.
+// takeHeld is take for a held actor only (never on TLS or a wrapped conn:
+// there the actor always reads in its goroutine).
 func (a *actor) takeHeld() bool {
 	return a.rd.raw != nil && a.c.pull.CompareAndSwap(pullHeld, pullBusy)
 }
@@ -157,17 +158,11 @@ func (a *actor) takeHeld() bool {
 // in the shared poller.
 func (a *actor) take() bool {
 	c := a.c
-	if a.rd.raw == nil {
-		return false // TLS or a wrapped conn: the actor always reads
-	}
-	if c.pull.CompareAndSwap(pullHeld, pullBusy) {
+	if a.takeHeld() {
 		return true
 	}
-	if c.pull.Load() == pullNone && sharedPoller.take(a) {
+	if a.rd.raw != nil && c.pull.Load() == pullNone && sharedPoller.take(a) {
 		c.pull.Store(pullBusy)
-		// A parked actor's socket keeps the linger deadline that parked
-		// it; the actor re-arms its deadline when it resumes.
-		a.setDeadline(time.Time{})
 		return true
 	}
 	return false
@@ -338,17 +333,21 @@ func (a *actor) end(err error) {
 // leaves the read to Receive when Receive is in use, and otherwise waits
 // (idleWait: and parks when idle detach is on).
 func (a *actor) idleRead() error {
-	if a.pulling {
-		if a.park.fd >= 0 {
-			return a.idleWait() // lingers, then errPullIdle
-		}
-		return a.rd.readIdle()
-	}
-	if a.c.pullMode.Load() && a.release() {
+	if !a.pulling && a.c.pullMode.Load() && a.release() {
 		return errParked
 	}
+	raw := a.rd.raw
+	raw.waited = false
+	var err error
 	if a.park.fd >= 0 {
-		return a.idleWait()
+		err = a.idleWait() // lingers, then parks (a Receive: errPullIdle)
+	} else {
+		err = a.rd.readIdle()
 	}
-	return a.rd.readIdle()
+	if err == nil && raw.waited {
+		// The peer's bytes came after a wait: what the consumer sends next
+		// answers them, and is written at once (writer.enqueue).
+		a.c.w.answer.Store(true)
+	}
+	return err
 }

@@ -347,6 +347,8 @@ func TestReceiveEnds(t *testing.T) {
 				}
 				receive(t, c) // the reply: the connection is now held
 				if wait == "held" {
+					// (The hand-back timer may have taken the connection
+					// back by now: ending it must work either way.)
 					e.end(c)
 					// Nobody calls Receive: the connection still ends.
 					select {
@@ -548,11 +550,12 @@ func TestReceiveConcurrent(t *testing.T) {
 	<-c.Done()
 }
 
-// A connection that parked after its linger (its socket keeps the expired
-// linger deadline), was resumed by data while Receive was in use and went
-// straight to held: the Receive that takes it reads the data rather than
-// failing on the stale deadline. (Found by 2000 connections echoing through
-// Receive: a Receive that started waiting just as the actor parked.)
+// A connection that parked after its linger, was resumed by data while
+// Receive was in use and went straight to held: the Receive that takes it
+// reads the data. (Found by 2000 connections echoing through Receive: the
+// expired linger deadline stayed on the socket and the taker's read failed
+// on it. Parking now puts the real deadline back; a Receive's idle wait
+// also arms its own linger, so this guards the scenario end to end.)
 func TestReceiveAfterParkedAndHeld(t *testing.T) {
 	needDetach(t)
 	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {

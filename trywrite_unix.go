@@ -35,7 +35,7 @@ type rawIO struct {
 	n       int
 	err     error
 	again   bool  // the socket was empty (readNow)
-	waited  bool  // the last tryRead found the socket empty and waited
+	waited  bool  // a read found the socket empty (reset by the actor's idleRead)
 	pending error // an error a peek saw, returned by the next read
 }
 
@@ -135,7 +135,7 @@ func (r *rawWriter) writeAll(fd uintptr) bool {
 // when the socket is empty, so an idle connection holds no read buffer.
 // n == 0 with a nil error is EOF.
 func (r *rawIO) tryRead() (int, error) {
-	r.n, r.err, r.waited = 0, nil, false
+	r.n, r.err = 0, nil
 	if err := r.rc.Read(r.readFn); err != nil && r.err == nil {
 		r.err = err
 	}
@@ -144,7 +144,7 @@ func (r *rawIO) tryRead() (int, error) {
 
 // readNow is tryRead that never waits: again reports an empty socket.
 func (r *rawIO) readNow() (n int, again bool, err error) {
-	r.n, r.err, r.again, r.waited = 0, nil, false, false
+	r.n, r.err, r.again = 0, nil, false
 	if err := r.rc.Read(r.pollFn); err != nil && r.err == nil {
 		r.err = err
 	}

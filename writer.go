@@ -45,7 +45,7 @@ type writer struct {
 	dead        error         // a write failed or the connection ended
 	space       chan struct{} // closed when room frees up; nil if nobody waits
 	lastSend    time.Duration // when the last Send returned (sinceStart)
-	answer      atomic.Bool   // a Receive read from the socket since: the next Send may write inline
+	answer      atomic.Bool   // the peer's bytes were read since (see idleRead, pull): the next Send writes inline
 
 	wg sync.WaitGroup
 }
