@@ -112,7 +112,7 @@ func (p *payloadAlloc) sized(n int) *Message {
 // payload). Calling it is optional (without it the message is garbage
 // collected as usual) and pays off for high message rates.
 func (m *Message) Release() {
-	if m.cb.CompareAndSwap(cbRunning, cbReleased) {
+	if m.cb.Load() == cbRunning && m.cb.CompareAndSwap(cbRunning, cbReleased) {
 		return // inside its handler: the dispatcher recycles it (callbacks.go)
 	}
 	if m.released {
@@ -163,37 +163,21 @@ func (b *Batch) Release() {
 	if b.conn == nil {
 		return // released already
 	}
-	var cur *msgStock
-	curK := -1
+	var rs releaseStock
 	for _, m := range b.Messages {
-		if m.released {
-			continue
+		if !m.released {
+			rs.put(m)
 		}
-		m.Data = nil
-		k, ok := m.class()
-		if !ok {
-			continue
-		}
-		if k != curK {
-			if cur != nil {
-				stockPools[curK].Put(cur)
-			}
-			cur, curK = emptyStocks.Get().(*msgStock), k
-		}
-		m.released = true
-		m.conn = nil
-		cur.ms = append(cur.ms, m)
 	}
-	if cur != nil {
-		stockPools[curK].Put(cur)
-	}
+	rs.flush()
 	b.recycle()
 }
 
-// releaseStock collects messages released one at a time in one goroutine
-// (the callback dispatcher) and hands them to stockPools a stock at a time,
-// as Batch.Release does: the actor then takes them back with one pool
-// operation per stock instead of one per message.
+// releaseStock collects released messages by size class and hands them to
+// stockPools a stock (up to 64) at a time: the actor then takes them back
+// with one pool operation per stock instead of one per message. Batch.Release
+// uses one for its messages, the callback dispatcher one for the messages
+// released in handlers (only the running dispatcher touches it).
 type releaseStock [maxClassShift - minClassShift + 1]*msgStock
 
 // put recycles m, which its receiver released.
