@@ -22,13 +22,13 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return &wsactorCB{c: c, ctx: context.Background(), done: make(chan struct{})}, nil
+		return &wsactorCB{wsactorConn: wsactorConn{c: c, ctx: context.Background()}, done: make(chan struct{})}, nil
 	}})
 }
 
+// wsactorCB writes like wsactorConn and receives through callbacks.
 type wsactorCB struct {
-	c    *wsactor.Conn
-	ctx  context.Context
+	wsactorConn
 	done chan struct{}
 
 	fn      func(p []byte) bool
@@ -36,8 +36,6 @@ type wsactorCB struct {
 	once    sync.Once
 	err     error // written before done is closed
 }
-
-func (w *wsactorCB) Write(p []byte) error { return w.c.Send(w.ctx, wsactor.Binary, p) }
 
 // Start registers the callbacks; messages that arrived before are waiting
 // in the event channel and are dispatched first, in order.
@@ -51,12 +49,8 @@ func (w *wsactorCB) Start(fn func(p []byte) bool) <-chan struct{} {
 		m.Release()
 	})
 	w.c.OnClose(func(e *wsactor.Close) {
-		switch {
-		case e.Code == wsactor.StatusNormalClosure || e.Clean || w.stopped:
-		case e.Err != nil:
-			w.err = e.Err
-		default:
-			w.err = &closeCodeError{code: int(e.Code), reason: e.Reason}
+		if !w.stopped {
+			w.err = closeResult(e)
 		}
 		w.once.Do(func() { close(w.done) })
 	})
