@@ -54,11 +54,12 @@ type actor struct {
 	badPeerClose bool // the peer's close frame had an invalid code
 
 	// Read deadlines (see setDeadline). Only the actor touches these.
-	kaDeadline time.Time // keepalive: when the next ping or the pong is due; zero when off
-	lingerDL   time.Time // the idle linger deadline set on the socket; zero when none
-	idleReads  uint32    // reads that ended an idle wait
-	armReads   uint32    // idleReads when the linger deadline was set
-	park       parkState // registration with the shared poller (idle detach)
+	kaDeadline time.Time     // keepalive: when the next ping or the pong is due; zero when off
+	lingerDL   time.Time     // the idle linger deadline set on the socket; zero when none
+	lingerFor  time.Duration // the linger period: idleDetach, doubled per busy period (armLinger)
+	idleReads  uint32        // reads that ended an idle wait
+	armReads   uint32        // idleReads when the linger deadline was set
+	park       parkState     // registration with the shared poller (idle detach)
 
 	// The data frame being read (see payload): a puller may stop between
 	// reads, and whoever runs the actor next goes on from here.
@@ -565,11 +566,13 @@ func (a *actor) idleWait() error {
 			if err != nil && isTimeout(err) && !a.lingerDL.IsZero() && !time.Now().Before(a.lingerDL) {
 				if a.idleReads != a.armReads {
 					// Frames arrived during this linger period: a busy
-					// connection. Linger another period.
+					// connection. Linger another, longer, period.
 					a.lingerDL = time.Time{}
+					a.lingerFor = min(2*a.lingerFor, max(backoffCap, a.c.lim.idleDetach))
 					continue
 				}
 				again = true // a whole linger period without a frame
+				a.lingerFor = 0
 			}
 		}
 		switch {
@@ -604,15 +607,21 @@ func (a *actor) idleWait() error {
 
 // armLinger sets the linger deadline if none is set. It is not moved while
 // frames arrive: when it expires, idleWait looks at whether any did
-// (idleReads) and lingers another period if so. A busy connection thus pays
-// one deadline update per linger period, not one per message, and an idle
-// one parks after one to two periods.
+// (idleReads) and lingers another period if so, twice as long (up to
+// backoffCap, or idleDetach if that is longer). A busy connection thus pays
+// no deadline update per message and, after a few periods, about two a
+// second; a connection that goes quiet parks after one to two periods of
+// the length it had reached, and starts again from idleDetach.
 func (a *actor) armLinger() {
 	if a.park.fd < 0 || !a.lingerDL.IsZero() {
 		return
 	}
+	if a.lingerFor == 0 {
+		a.lingerFor = a.c.lim.idleDetach
+	}
 	a.armReads = a.idleReads
-	a.setDeadline(time.Now().Add(a.c.lim.idleDetach))
+	a.c.timerOps.Add(1)
+	a.setDeadline(time.Now().Add(a.lingerFor))
 }
 
 // parkIdle hands the actor to the shared poller with its next deadline. It

@@ -50,8 +50,9 @@
 // Receive(ctx) returns the same stream one event at a time, for clients
 // that wait for each reply: while the connection is quiet the caller's
 // goroutine runs the actor's read loop itself, so a reply costs no
-// goroutine hand-off. Between calls the actor is held; after 20 ms without
-// a Receive its own goroutine reads again (pings, the closing handshake).
+// goroutine hand-off. Between calls the actor is held; after a hold period
+// without a Receive (20 ms, growing to half a second while Receive keeps
+// coming) its own goroutine reads again (pings, the closing handshake).
 // Use one style per connection.
 //
 // # Concurrency

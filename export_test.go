@@ -55,3 +55,7 @@ func ResetPoller() {
 func Held(c *Conn) bool    { return c.pull.Load() == pullHeld }
 func Pulling(c *Conn) bool { return c.pull.Load() == pullBusy }
 func Pulls(c *Conn) uint64 { return c.pulls.Load() }
+
+// TimerOps counts the times c's hold timer or idle linger deadline was set
+// or fired (they back off on a busy connection).
+func TimerOps(c *Conn) uint64 { return c.timerOps.Load() }

@@ -129,8 +129,13 @@ func WithKeepalive(interval, timeout time.Duration) Option {
 // (default 20 ms). Thousands of idle connections then cost no goroutine,
 // stack or read buffer; a frame, Close, Abort or a keepalive deadline
 // starts a fresh goroutine where the old one stopped, which costs a few
-// microseconds once per idle period. 0 detaches as soon as the socket is
-// empty; a negative value never detaches.
+// microseconds once per idle period. On a busy connection the period
+// doubles each time it passes with frames, up to half a second (or after,
+// if longer), and starts again from after once the actor has parked: a
+// connection that was busy parks within about a second of going quiet,
+// and a busy one pays a deadline update a couple of times a second rather
+// than one per period. 0 detaches as soon as the socket is empty; a
+// negative value never detaches.
 func WithIdleDetach(after time.Duration) Option {
 	return func(c *config) { c.lim.idleDetach = after }
 }

@@ -3,6 +3,7 @@ package wsactor
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,8 +34,21 @@ const (
 )
 
 // holdPeriod is how long a held actor waits for the next Receive before its
-// own goroutine takes it back.
+// own goroutine takes it back, at first: each period in which Receive was
+// called doubles it, up to backoffCap, so a connection that keeps calling
+// Receive sees its hold timer fire a couple of times a second at most and
+// never moves it (see release).
 const holdPeriod = 20 * time.Millisecond
+
+// backoffCap bounds the hold period and the idle linger (actor.armLinger)
+// as they grow on a busy connection. A timer that fires or moves on every
+// message, or every few milliseconds, costs more than its own work: it
+// wakes another thread of the process (the runtime's timer and netpoll
+// handling), which on a small machine moves the client's threads between
+// CPUs and turns each round trip into a cross-CPU wake-up (README,
+// Performance). So the bookkeeping of a busy connection may not be periodic
+// at a short period: it backs off.
+const backoffCap = 500 * time.Millisecond
 
 // errPullStop stops a Receive that runs the actor: its context ended. The
 // actor's state stays where the read stopped (see actor.resume).
@@ -63,8 +77,14 @@ type pullState struct {
 	pullGen   uint64 // guarded by c.mu: which pull it may act for
 	pullHit   bool   // guarded by c.mu: interruptPull moved the deadline
 
-	hold   *time.Timer   // hands a held actor back (holdTick); made before the first hold
-	holdAt time.Duration // when hold was last pushed back (sinceStart)
+	// The hold timer hands a held actor back when no Receive came for a
+	// whole period (holdTick). It is armed by the release that finds it
+	// unarmed and is then not touched by Receive; holdTick re-arms it
+	// (doubling the period) while Receive keeps coming.
+	hold      *time.Timer   // made before the first hold
+	holdArmed atomic.Bool   // hold is pending: release leaves it alone
+	holdFor   time.Duration // its current period (owned by whoever armed it)
+	holdSeen  uint64        // c.pulls when it was armed or last fired
 }
 
 // Receive returns the connection's next event: the same stream, in the same
@@ -78,10 +98,12 @@ type pullState struct {
 // Events()): a request/response client then pays no goroutine hand-off per
 // reply. What Receive reads itself comes one message per event (a backlog
 // read meanwhile by the actor's goroutine may come as a *Batch on
-// connections made WithBatchDelivery). Between calls nobody reads
-// for up to a hold period (20 ms); after that the actor's goroutine
-// reads again, so pings, the closing handshake and keepalive go on without
-// the consumer. Use Receive, or a range over Events(), or callbacks: one of
+// connections made WithBatchDelivery). Between calls nobody reads for up
+// to a hold period: 20 ms at first, doubling (up to half a second) while
+// Receive keeps coming, so the goroutine takes over within about a second
+// of the last Receive however busy the connection was. After that the
+// actor's goroutine reads again, so pings, the closing handshake and
+// keepalive go on without the consumer. Use Receive, or a range over Events(), or callbacks: one of
 // them per connection. Receive is safe for concurrent use; each event goes
 // to one caller.
 func (c *Conn) Receive(ctx context.Context) (Event, error) {
@@ -283,22 +305,17 @@ func (a *actor) release() bool {
 		a.hold = time.AfterFunc(time.Hour, a.holdTick)
 		a.hold.Stop()
 	}
-	// The hand-back timer is pushed back on release, at most every quarter
-	// period: it fires once a Receive has not come for most of a period,
-	// never while Receive keeps coming. (Moving a timer costs little; a
-	// timer firing on a busy connection would cost a wake-up.)
-	now := sinceStart()
-	push := now-a.holdAt >= holdPeriod/4
-	if push {
-		a.holdAt = now
-	}
 	c.pull.Store(pullHeld)
 	if c.ending.Load() && c.pull.CompareAndSwap(pullHeld, pullNone) {
 		return false
 	}
 	// Whoever else wakes the actor (unpark) has taken it by now, or will
-	// find it held.
-	if push {
+	// find it held. The hold timer is armed only if it is not pending: a
+	// Receive loop does not move it (see holdTick).
+	if !a.holdArmed.Load() && a.holdArmed.CompareAndSwap(false, true) {
+		a.holdFor = holdPeriod
+		a.holdSeen = c.pulls.Load()
+		c.timerOps.Add(1)
 		a.hold.Reset(holdPeriod)
 	}
 	if c.pullWant.Load() > 0 {
@@ -310,11 +327,22 @@ func (a *actor) release() bool {
 	return true
 }
 
-// holdTick runs a hold period after release last pushed the timer back:
-// if the actor is still held, no Receive came for most of a period, and the actor's goroutine
-// takes it back (Receive is no longer waited for until it is called again).
+// holdTick runs when the hold timer fires. If Receive ran the actor during
+// the period, the consumer is still pulling: the timer is re-armed for
+// twice the period (up to backoffCap). Otherwise, if the actor is held, no
+// Receive came for a whole period and the actor's goroutine takes it back
+// (Receive is no longer waited for until it is called again); if a Receive
+// runs it right now, its release arms the timer again.
 func (a *actor) holdTick() {
 	c := a.c
+	c.timerOps.Add(1)
+	if n := c.pulls.Load(); n != a.holdSeen {
+		a.holdSeen = n
+		a.holdFor = min(2*a.holdFor, backoffCap)
+		a.hold.Reset(a.holdFor)
+		return
+	}
+	a.holdArmed.Store(false) // before the hand-back: a later release re-arms
 	if c.pull.CompareAndSwap(pullHeld, pullNone) {
 		c.pullMode.Store(false)
 		c.group.Go(a.readSide)

@@ -606,3 +606,57 @@ func TestReceiveParksWhenIdle(t *testing.T) {
 	}
 	expectText(t, awaitEvent(t, got), "wake")
 }
+
+// A connection kept busy does not pay a timer per message or per linger
+// period: the idle linger and the hold timer back off (up to half a
+// second), and the connection still parks once it goes quiet. With a
+// 10 ms linger and no back-off, half a second of round trips would set
+// the linger deadline ~50 times and move the hold timer ~100 times.
+func TestReceiveBusyBacksOff(t *testing.T) {
+	needDetach(t)
+	for _, style := range []string{"receive", "events"} {
+		t.Run(style, func(t *testing.T) {
+			c, err := wsactor.Dial(ctxT(t), echoURL(t), wsactor.WithIdleDetach(10*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Abort)
+			next := func() wsactor.Event {
+				if style == "receive" {
+					return receive(t, c)
+				}
+				select {
+				case ev := <-c.Events():
+					return ev
+				case <-time.After(waitFor):
+					t.Fatal("no event")
+					return nil
+				}
+			}
+			if _, ok := next().(*wsactor.Open); !ok {
+				t.Fatal("first event is not Open")
+			}
+			ops0 := wsactor.TimerOps(c)
+			n := 0
+			for start := time.Now(); time.Since(start) < 500*time.Millisecond; n++ {
+				if err := c.SendText(ctxT(t), "x"); err != nil {
+					t.Fatal(err)
+				}
+				m, ok := next().(*wsactor.Message)
+				if !ok || string(m.Data) != "x" {
+					t.Fatalf("got %+v, want the echo", m)
+				}
+				m.Release()
+			}
+			ops := wsactor.TimerOps(c) - ops0
+			t.Logf("%d round trips, %d timer operations", n, ops)
+			if ops > 40 {
+				t.Fatalf("%d timer operations in half a second of round trips, want at most 40", ops)
+			}
+			if style == "receive" {
+				_ = receiveAsync(c) // a waiting Receive parks the quiet connection
+			}
+			awaitParked(t, c)
+		})
+	}
+}
