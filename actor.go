@@ -485,6 +485,11 @@ func (a *actor) onTimeout(err error) error {
 	if a.pulling && a.pullCtx.Err() != nil {
 		return errPullStop // Receive's context ended (see interruptPull)
 	}
+	if a.idleHit.Swap(false) {
+		// interruptIdle came after the wait it was for ended.
+		a.setDeadline(time.Time{})
+		return nil
+	}
 	c.mu.Lock()
 	closing := !c.closeDeadline.IsZero()
 	real := a.deadlineLocked()
@@ -560,6 +565,14 @@ func (a *actor) idleWait() error {
 		)
 		if a.park.fd >= 0 && a.c.lim.idleDetach == 0 {
 			n, again, err = rd.raw.readNow() // no linger: park as soon as empty
+		} else if a.pulling {
+			// A Receive waits without a linger deadline; the hold timer
+			// tells it when it has waited a whole period (holdTick).
+			a.waitGen.Add(1)
+			a.armHold()
+			n, err = rd.raw.tryRead()
+			a.waitGen.Add(1)
+			again = err != nil && isTimeout(err) && a.idleHit.Swap(false)
 		} else {
 			a.armLinger()
 			n, err = rd.raw.tryRead()

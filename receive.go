@@ -54,9 +54,10 @@ const backoffCap = 500 * time.Millisecond
 // actor's state stays where the read stopped (see actor.resume).
 var errPullStop = errors.New("wsactor: receive stopped")
 
-// errPullIdle ends a Receive's run of the actor after a linger period
-// without a frame (idle detach): the actor parks in the shared poller and
-// the caller waits for an event like any consumer, on a small stack.
+// errPullIdle ends a Receive's run of the actor after it waited in the
+// socket for a hold period without a frame (holdTick, interruptIdle): the
+// actor parks in the shared poller and the caller waits for an event like
+// any consumer, on a small stack.
 var errPullIdle = errors.New("wsactor: receive idle")
 
 // errHandoff ends a Receive's run of the actor where the rest is the
@@ -85,6 +86,13 @@ type pullState struct {
 	holdArmed atomic.Bool   // hold is pending: release leaves it alone
 	holdFor   time.Duration // its current period (owned by whoever armed it)
 	holdSeen  uint64        // c.pulls when it was armed or last fired
+	waitSeen  uint64        // waitGen then
+
+	// A pulling Receive waits in the socket read without a linger
+	// deadline; the hold timer tells it to park when it has waited a whole
+	// period (holdTick, interruptIdle).
+	waitGen atomic.Uint64 // odd while a pulling Receive waits in the socket read
+	idleHit atomic.Bool   // interruptIdle moved the read deadline
 }
 
 // Receive returns the connection's next event: the same stream, in the same
@@ -301,23 +309,13 @@ func (a *actor) interruptPull(gen uint64) {
 // Abort, a write error): that needs the actor's goroutine.
 func (a *actor) release() bool {
 	c := a.c
-	if a.hold == nil {
-		a.hold = time.AfterFunc(time.Hour, a.holdTick)
-		a.hold.Stop()
-	}
 	c.pull.Store(pullHeld)
 	if c.ending.Load() && c.pull.CompareAndSwap(pullHeld, pullNone) {
 		return false
 	}
 	// Whoever else wakes the actor (unpark) has taken it by now, or will
-	// find it held. The hold timer is armed only if it is not pending: a
-	// Receive loop does not move it (see holdTick).
-	if !a.holdArmed.Load() && a.holdArmed.CompareAndSwap(false, true) {
-		a.holdFor = holdPeriod
-		a.holdSeen = c.pulls.Load()
-		c.timerOps.Add(1)
-		a.hold.Reset(holdPeriod)
-	}
+	// find it held.
+	a.armHold()
 	if c.pullWant.Load() > 0 {
 		select {
 		case c.pullReady <- struct{}{}:
@@ -327,25 +325,76 @@ func (a *actor) release() bool {
 	return true
 }
 
+// armHold arms the hold timer if it is not pending; a Receive loop does
+// not move it (see holdTick). The actor's owner calls it: release, and a
+// pulling Receive about to wait in the socket (it may have taken the actor
+// from the shared poller, where no timer runs).
+func (a *actor) armHold() {
+	if a.holdArmed.Load() || !a.holdArmed.CompareAndSwap(false, true) {
+		return
+	}
+	c := a.c
+	if a.hold == nil {
+		a.hold = time.AfterFunc(time.Hour, a.holdTick)
+		a.hold.Stop()
+	}
+	a.holdFor = holdPeriod
+	a.holdSeen, a.waitSeen = c.pulls.Load(), a.waitGen.Load()
+	c.timerOps.Add(1)
+	a.hold.Reset(holdPeriod)
+}
+
 // holdTick runs when the hold timer fires. If Receive ran the actor during
-// the period, the consumer is still pulling: the timer is re-armed for
-// twice the period (up to backoffCap). Otherwise, if the actor is held, no
-// Receive came for a whole period and the actor's goroutine takes it back
-// (Receive is no longer waited for until it is called again); if a Receive
-// runs it right now, its release arms the timer again.
+// the period, or a Receive started waiting in the socket, the consumer is
+// still pulling: the timer is re-armed for twice the period (up to
+// backoffCap, or idleDetach if longer). If a Receive has been waiting in
+// the socket for a whole period and at least idleDetach, it is told to
+// park the actor (interruptIdle), as a linger would
+// (a pulling wait has no linger deadline of its own: that would be a second
+// timer on a busy connection). Otherwise, if the actor is held, no Receive
+// came for a whole period and the actor's goroutine takes it back (Receive
+// is no longer waited for until it is called again); if a Receive runs it
+// right now, its release arms the timer again.
 func (a *actor) holdTick() {
 	c := a.c
 	c.timerOps.Add(1)
-	if n := c.pulls.Load(); n != a.holdSeen {
-		a.holdSeen = n
-		a.holdFor = min(2*a.holdFor, backoffCap)
+	n, w := c.pulls.Load(), a.waitGen.Load()
+	waiting := w&1 == 1 // a Receive waits in the socket
+	if n != a.holdSeen || (waiting && (w != a.waitSeen || a.holdFor < c.lim.idleDetach)) {
+		a.holdSeen, a.waitSeen = n, w
+		a.holdFor = min(2*a.holdFor, max(backoffCap, c.lim.idleDetach))
 		a.hold.Reset(a.holdFor)
 		return
 	}
-	a.holdArmed.Store(false) // before the hand-back: a later release re-arms
+	a.holdArmed.Store(false) // before the hand-back: a later release or wait re-arms
+	if waiting {
+		a.interruptIdle(w) // it has waited a whole period, and idleDetach
+		return
+	}
 	if c.pull.CompareAndSwap(pullHeld, pullNone) {
 		c.pullMode.Store(false)
 		c.group.Go(a.readSide)
+		return
+	}
+	// A Receive runs the actor. If it started waiting since w was read, it
+	// may have found the timer still armed: arm it for it. (A wait counts
+	// itself before it arms the timer, so one of the two does.)
+	if a.waitGen.Load() != w {
+		a.armHold()
+	}
+}
+
+// interruptIdle ends the pulling wait w (if it is still going on): the read
+// deadline moves to the past and idleWait, seeing idleHit, parks the actor
+// (errPullIdle). If the wait ended meanwhile, the next read that times out
+// puts the real deadline back and reads on (onTimeout).
+func (a *actor) interruptIdle(w uint64) {
+	c := a.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a.waitGen.Load() == w && c.nc != nil {
+		a.idleHit.Store(true)
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
 }
 
@@ -356,8 +405,8 @@ func (a *actor) end(err error) {
 }
 
 // idleRead is the actor's wait for the next frame with nothing buffered.
-// A Receive caller waits in the socket read itself for up to the linger
-// period (WithIdleDetach), then parks the actor; the actor's goroutine
+// A Receive caller waits in the socket read itself until the hold timer
+// finds it waited a whole period, then parks the actor; the actor's goroutine
 // leaves the read to Receive when Receive is in use, and otherwise waits
 // (idleWait: and parks when idle detach is on).
 func (a *actor) idleRead() error {

@@ -660,3 +660,27 @@ func TestReceiveBusyBacksOff(t *testing.T) {
 		})
 	}
 }
+
+// A Receive that waits in the socket has no linger deadline: the hold
+// timer tells it to park. That holds also for a Receive that took the actor
+// from the shared poller, where no hold timer was running: the connection
+// is handed back to its goroutine, parks, and is then taken by a Receive
+// that must park it again.
+func TestReceiveParksAfterTakingParked(t *testing.T) {
+	needDetach(t)
+	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(time.Millisecond))
+	if err := c.SendText(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	expectText(t, receive(t, c), "x") // held now; then handed back, then parked
+	pollUntil(t, func() string { return "the held actor was not handed back and parked" },
+		func() bool { return !wsactor.Held(c) && wsactor.Parked(c) })
+	pulls := wsactor.Pulls(c)
+	got := receiveAsync(c)
+	pollUntil(t, func() string { return "the waiting Receive did not take the parked actor and park it again" },
+		func() bool { return wsactor.Pulls(c) > pulls && wsactor.Parked(c) })
+	if err := c.SendText(context.Background(), "wake"); err != nil {
+		t.Fatal(err)
+	}
+	expectText(t, awaitEvent(t, got), "wake")
+}
