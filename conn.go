@@ -46,6 +46,7 @@ type Conn struct {
 	pullMode  atomic.Bool   // Receive is in use: an idle actor leaves reading to it
 	pullWant  atomic.Int32  // Receive calls waiting for an event
 	pulls     atomic.Uint64 // Receive calls that ran the actor
+	recvSent  atomic.Uint64 // stats.msgsOut when a Receive last returned
 	timerOps  atomic.Uint64 // hold timer and linger deadline set or fired (tests: they back off)
 	pullReady chan struct{} // a Receive may take the actor (made by the first Receive)
 	ending    atomic.Bool   // stopped or failed (set under mu before the actor is woken)

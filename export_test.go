@@ -56,6 +56,10 @@ func Held(c *Conn) bool    { return c.pull.Load() == pullHeld }
 func Pulling(c *Conn) bool { return c.pull.Load() == pullBusy }
 func Pulls(c *Conn) uint64 { return c.pulls.Load() }
 
+// ExpectReply makes c's next Receive wait for a reply (read the socket
+// itself), as if a message had been sent since the last one returned.
+func ExpectReply(c *Conn) { c.recvSent.Store(c.stats.msgsOut.Load() - 1) }
+
 // TimerOps counts the times c's hold timer or idle linger deadline was set
 // or fired (they back off on a busy connection).
 func TimerOps(c *Conn) uint64 { return c.timerOps.Load() }

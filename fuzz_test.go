@@ -235,6 +235,7 @@ func fuzzConsume(t *testing.T, baseline int, url string, opts []wsactor.Option, 
 		go func() {
 			defer close(ch)
 			for {
+				wsactor.ExpectReply(c) // every call reads the socket itself when it can
 				ev, err := c.Receive(ctx)
 				if err != nil {
 					return // ErrClosed after the terminal event, or the deadline

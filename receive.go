@@ -101,19 +101,23 @@ type pullState struct {
 // ctx.Err() when ctx ends first, ErrCallbacks when callbacks consume the
 // events.
 //
-// While it waits and the connection is quiet, Receive reads the socket in
-// the calling goroutine (plain ws:// on Unix; elsewhere it waits on
-// Events()): a request/response client then pays no goroutine hand-off per
-// reply. What Receive reads itself comes one message per event (a backlog
+// When it waits for a reply, Receive reads the socket in the calling
+// goroutine (plain ws:// on Unix; elsewhere it waits on Events()): a
+// request/response client then pays no goroutine hand-off per reply. It
+// waits for a reply when something was sent since the last Receive
+// returned, or while it holds the connection from an earlier Receive that
+// read it; otherwise (a consumer of server pushes, a connection gone quiet)
+// it waits for the actor like a range over Events(), on a small stack, and
+// the actor parks when idle. What Receive reads itself comes one message per event (a backlog
 // read meanwhile by the actor's goroutine may come as a *Batch on
 // connections made WithBatchDelivery). Between calls nobody reads for up
 // to a hold period: 20 ms at first, doubling (up to half a second) while
 // Receive keeps coming, so the goroutine takes over within about a second
 // of the last Receive however busy the connection was. After that the
 // actor's goroutine reads again, so pings, the closing handshake and
-// keepalive go on without the consumer. Use Receive, or a range over Events(), or callbacks: one of
-// them per connection. Receive is safe for concurrent use; each event goes
-// to one caller.
+// keepalive go on without the consumer. Use Receive, or a range over
+// Events(), or callbacks: one of them per connection. Receive is safe for
+// concurrent use; each event goes to one caller.
 func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -121,6 +125,34 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	if c.cb.any.Load() {
 		return nil, ErrCallbacks
 	}
+	sent := c.stats.msgsOut.Load()
+	if sent == c.recvSent.Load() && c.pull.Load() != pullHeld {
+		// Not waiting for a reply: reading here would only grow this
+		// goroutine's stack and keep the actor from parking.
+		ev, err := c.receiveEvent(ctx)
+		c.recvSent.Store(c.stats.msgsOut.Load())
+		return ev, err
+	}
+	ev, err := c.pullEvent(ctx)
+	c.recvSent.Store(max(sent, c.stats.msgsOut.Load()))
+	return ev, err
+}
+
+// receiveEvent waits for the next event on the channel.
+func (c *Conn) receiveEvent(ctx context.Context) (Event, error) {
+	select {
+	case ev, ok := <-c.events:
+		if !ok {
+			return nil, ErrClosed
+		}
+		return ev, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// pullEvent is Receive waiting for a reply: it runs the actor when it can.
+func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
 	if !c.pullMode.Load() {
 		c.mu.Lock()
 		if c.pullReady == nil {

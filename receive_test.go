@@ -341,11 +341,18 @@ func TestReceiveEnds(t *testing.T) {
 					needDetach(t)
 					opts = append(opts, wsactor.WithIdleDetach(time.Millisecond))
 				}
-				c := openReceive(t, echoURL(t), opts...)
+				c := openReceive(t, quietEchoURL(t), opts...)
 				if err := c.SendText(context.Background(), "x"); err != nil {
 					t.Fatal(err)
 				}
 				receive(t, c) // the reply: the connection is now held
+				if wait == "pulling" {
+					// A request without a reply yet: the next Receive
+					// waits for it in the socket.
+					if err := c.SendText(context.Background(), "quiet"); err != nil {
+						t.Fatal(err)
+					}
+				}
 				if wait == "held" {
 					// (The hand-back timer may have taken the connection
 					// back by now: ending it must work either way.)
@@ -363,7 +370,7 @@ func TestReceiveEnds(t *testing.T) {
 				if wait == "pulling" {
 					pollUntil(t, func() string { return "no Receive runs the actor" }, func() bool { return wsactor.Pulling(c) })
 				} else {
-					pollUntil(t, func() string { return "the waiting Receive did not park the actor" }, func() bool { return wsactor.Parked(c) })
+					pollUntil(t, func() string { return "the actor did not park while Receive waited" }, func() bool { return wsactor.Parked(c) })
 				}
 				e.end(c)
 				e.check(t, mustClose(t, awaitEvent(t, got)))
@@ -491,12 +498,39 @@ func TestReceiveProtocolError(t *testing.T) {
 	}
 }
 
-// A Receive takes an actor parked in the shared poller and reads itself
-// (for up to a linger period before it parks the actor again).
+// quietEchoURL serves an echo server that does not answer text messages
+// that say "quiet": a client can then make Receive wait for a reply that
+// does not come yet.
+func quietEchoURL(t *testing.T) string {
+	return scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		for {
+			f, err := readClientFrame(br)
+			if err != nil {
+				return nil // the client went away (the tests abort it)
+			}
+			switch {
+			case f.Header.OpCode == ws.OpClose:
+				_, err = nc.Write(closeFrame(ws.StatusNormalClosure, ""))
+				return err
+			case string(f.Payload) != "quiet":
+				if _, err := nc.Write(frame(ws.OpText, true, f.Payload)); err != nil {
+					return err
+				}
+			}
+		}
+	})
+}
+
+// A Receive that waits for a reply takes an actor parked in the shared
+// poller and reads itself (until the hold timer tells it to park the actor
+// again).
 func TestReceiveTakesParked(t *testing.T) {
 	needDetach(t)
-	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(300*time.Millisecond))
+	c := openReceive(t, quietEchoURL(t), wsactor.WithIdleDetach(300*time.Millisecond))
 	awaitParked(t, c)
+	if err := c.SendText(context.Background(), "quiet"); err != nil {
+		t.Fatal(err) // a request: the next Receive waits for a reply
+	}
 	got := receiveAsync(c)
 	pollUntil(t, func() string { return "Receive did not take the parked actor" }, func() bool { return wsactor.Pulling(c) })
 	if wsactor.Parked(c) {
@@ -558,27 +592,17 @@ func TestReceiveConcurrent(t *testing.T) {
 // also arms its own linger, so this guards the scenario end to end.)
 func TestReceiveAfterParkedAndHeld(t *testing.T) {
 	needDetach(t)
-	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
-		if _, err := readClientFrame(br); err != nil {
-			return err
-		}
-		if _, err := nc.Write(frame(ws.OpText, true, []byte("hi"))); err != nil {
-			return err
-		}
-		if err := expectClose(br, ws.StatusNormalClosure); err != nil {
-			return err
-		}
-		_, err := nc.Write(closeFrame(ws.StatusNormalClosure, ""))
-		return err
-	})
-	c := openReceive(t, url, wsactor.WithIdleDetach(time.Millisecond))
+	c := openReceive(t, quietEchoURL(t), wsactor.WithIdleDetach(time.Millisecond))
 	awaitParked(t, c) // after a linger: the socket's deadline has expired
+	if err := c.SendText(context.Background(), "quiet"); err != nil {
+		t.Fatal(err) // a request: the next Receive waits for a reply
+	}
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := c.Receive(done); !errors.Is(err, context.Canceled) {
 		t.Fatal(err) // Receive is now in use, without having taken the actor
 	}
-	if err := c.SendText(context.Background(), "go"); err != nil {
+	if err := c.SendText(context.Background(), "hi"); err != nil {
 		t.Fatal(err)
 	}
 	pollUntil(t, func() string { return "the resumed actor was not held" }, func() bool { return wsactor.Held(c) })
@@ -593,18 +617,22 @@ func TestReceiveAfterParkedAndHeld(t *testing.T) {
 	}
 }
 
-// A Receive that waits longer than the linger parks the actor and waits
-// like any consumer (no socket read on its stack); the next frame resumes
-// the actor, which hands the connection back to the waiting Receive.
+// A Receive that does not wait for a reply (nothing sent since the last
+// one returned) waits like any consumer: it does not read the socket (no
+// read on its stack), the actor parks, and the next frame resumes the
+// actor, which delivers it to the waiting Receive.
 func TestReceiveParksWhenIdle(t *testing.T) {
 	needDetach(t)
 	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(time.Millisecond))
 	got := receiveAsync(c)
-	awaitParked(t, c) // parked by the waiting Receive
+	awaitParked(t, c)
 	if err := c.SendText(context.Background(), "wake"); err != nil {
 		t.Fatal(err)
 	}
 	expectText(t, awaitEvent(t, got), "wake")
+	if n := wsactor.Pulls(c); n != 0 {
+		t.Fatalf("%d Receive calls read the socket, want none (nothing was awaited)", n)
+	}
 }
 
 // A connection kept busy does not pay a timer per message or per linger
@@ -668,7 +696,7 @@ func TestReceiveBusyBacksOff(t *testing.T) {
 // that must park it again.
 func TestReceiveParksAfterTakingParked(t *testing.T) {
 	needDetach(t)
-	c := openReceive(t, echoURL(t), wsactor.WithIdleDetach(time.Millisecond))
+	c := openReceive(t, quietEchoURL(t), wsactor.WithIdleDetach(time.Millisecond))
 	if err := c.SendText(context.Background(), "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -676,6 +704,9 @@ func TestReceiveParksAfterTakingParked(t *testing.T) {
 	pollUntil(t, func() string { return "the held actor was not handed back and parked" },
 		func() bool { return !wsactor.Held(c) && wsactor.Parked(c) })
 	pulls := wsactor.Pulls(c)
+	if err := c.SendText(context.Background(), "quiet"); err != nil {
+		t.Fatal(err) // a request: the next Receive waits for a reply
+	}
 	got := receiveAsync(c)
 	pollUntil(t, func() string { return "the waiting Receive did not take the parked actor and park it again" },
 		func() bool { return wsactor.Pulls(c) > pulls && wsactor.Parked(c) })
