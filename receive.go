@@ -104,11 +104,11 @@ type pullState struct {
 // When it waits for a reply, Receive reads the socket in the calling
 // goroutine (plain ws:// on Unix; elsewhere it waits on Events()): a
 // request/response client then pays no goroutine hand-off per reply. It
-// waits for a reply when something was sent since the last Receive
-// returned, or while it holds the connection from an earlier Receive that
-// read it; otherwise (a consumer of server pushes, a connection gone quiet)
-// it waits for the actor like a range over Events(), on a small stack, and
-// the actor parks when idle. What Receive reads itself comes one message per event (a backlog
+// reads itself when something was sent since the last Receive returned,
+// while it holds the connection from an earlier Receive that read it, or
+// when messages stream in (the last Receive found one waiting); otherwise
+// (a connection gone quiet, an idle subscriber) it waits for the actor
+// like a range over Events(), on a small stack, and the actor parks. What Receive reads itself comes one message per event (a backlog
 // read meanwhile by the actor's goroutine may come as a *Batch on
 // connections made WithBatchDelivery). Between calls nobody reads for up
 // to a hold period: 20 ms at first, doubling (up to half a second) while
@@ -126,7 +126,7 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 		return nil, ErrCallbacks
 	}
 	sent := c.stats.msgsOut.Load()
-	if sent == c.recvSent.Load() && c.pull.Load() != pullHeld {
+	if sent == c.recvSent.Load() && c.pull.Load() != pullHeld && !c.recvStream.Load() {
 		// Not waiting for a reply: reading here would only grow this
 		// goroutine's stack and keep the actor from parking.
 		ev, err := c.receiveEvent(ctx)
@@ -138,8 +138,23 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	return ev, err
 }
 
-// receiveEvent waits for the next event on the channel.
+// receiveEvent waits for the next event on the channel. If one was there
+// already, messages are streaming in: the next Receive reads the socket
+// itself once the actor's goroutine has caught up (recvStream).
 func (c *Conn) receiveEvent(ctx context.Context) (Event, error) {
+	select {
+	case ev, ok := <-c.events:
+		if !ok {
+			return nil, ErrClosed
+		}
+		switch ev.(type) {
+		case *Message, *Batch:
+			c.recvStream.Store(true)
+		}
+		return ev, nil
+	default:
+	}
+	c.recvStream.Store(false)
 	select {
 	case ev, ok := <-c.events:
 		if !ok {
@@ -193,6 +208,7 @@ func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
 			}
 			continue
 		}
+		c.recvStream.Store(false) // it waits: no stream going on
 		select {
 		case ev, ok := <-c.events:
 			c.pullWant.Add(-1)

@@ -715,3 +715,35 @@ func TestReceiveParksAfterTakingParked(t *testing.T) {
 	}
 	expectText(t, awaitEvent(t, got), "wake")
 }
+
+// Messages streaming in without requests: a Receive that found its message
+// already waiting has the next Receive read the socket itself once the
+// actor's goroutine has caught up (as a reply would be read), while a
+// Receive that had to wait does not (TestReceiveParksWhenIdle).
+func TestReceiveStream(t *testing.T) {
+	needDetach(t)
+	const n = 50
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		var all []byte
+		for i := range n {
+			all = append(all, frame(ws.OpText, true, []byte(strconv.Itoa(i)))...)
+		}
+		if _, err := nc.Write(all); err != nil {
+			return err
+		}
+		_, _ = readClientFrame(br) // until the client goes away
+		return nil
+	})
+	c := openReceive(t, url, wsactor.WithEventBuffer(2*n))
+	pollUntil(t, func() string { return "the pushed messages did not all queue" },
+		func() bool { return c.Stats().EventsQueue == n })
+	for i := range n {
+		expectText(t, receive(t, c), strconv.Itoa(i))
+	}
+	if wsactor.Pulls(c) != 0 {
+		t.Fatal("a Receive read the socket while messages waited in the channel")
+	}
+	_ = receiveAsync(c) // the stream ran dry: this one reads the socket itself
+	pollUntil(t, func() string { return "the Receive after a stream did not read the socket" },
+		func() bool { return wsactor.Pulling(c) || wsactor.Pulls(c) > 0 })
+}
