@@ -448,6 +448,9 @@ func (a *actor) interruptIdle(w uint64) {
 
 // end finishes the connection after the read loop stopped with err.
 func (a *actor) end(err error) {
+	if a.hold != nil {
+		a.hold.Stop() // not needed any more; holding the connection until it fires
+	}
 	_ = a.flush() // messages that arrived before the end are delivered
 	a.c.finish(a.closeEvent(err))
 }
