@@ -568,6 +568,7 @@ func (a *actor) idleWait() error {
 		} else if a.pulling {
 			// A Receive waits without a linger deadline; the hold timer
 			// tells it when it has waited a whole period (holdTick).
+			a.makeHold()
 			a.waitGen.Add(1)
 			a.armHold()
 			n, err = rd.raw.tryRead()

@@ -357,6 +357,7 @@ func (a *actor) interruptPull(gen uint64) {
 // Abort, a write error): that needs the actor's goroutine.
 func (a *actor) release() bool {
 	c := a.c
+	a.makeHold() // before the actor is published as held: its next owner reads a.hold
 	c.pull.Store(pullHeld)
 	if c.ending.Load() && c.pull.CompareAndSwap(pullHeld, pullNone) {
 		return false
@@ -382,14 +383,19 @@ func (a *actor) armHold() {
 		return
 	}
 	c := a.c
-	if a.hold == nil {
-		a.hold = time.AfterFunc(time.Hour, a.holdTick)
-		a.hold.Stop()
-	}
 	a.holdFor = holdPeriod
 	a.holdSeen, a.waitSeen = c.pulls.Load(), a.waitGen.Load()
 	c.timerOps.Add(1)
 	a.hold.Reset(holdPeriod)
+}
+
+// makeHold makes the hold timer (stopped) if there is none yet. Only the
+// actor's owner calls it, before it may arm the timer.
+func (a *actor) makeHold() {
+	if a.hold == nil {
+		a.hold = time.AfterFunc(time.Hour, a.holdTick)
+		a.hold.Stop()
+	}
 }
 
 // holdTick runs when the hold timer fires. If Receive ran the actor during
