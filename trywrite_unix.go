@@ -161,11 +161,13 @@ func (r *rawIO) readNowInto(p []byte) (n int, again bool, err error) {
 
 // peek reads what the socket already holds into the read buffer without
 // waiting (0 when it is empty). An error is kept for the next read, so
-// nothing is lost by looking.
+// nothing is lost by looking; a timeout is not (an expired read deadline,
+// such as an idle linger, means nothing to a look that does not wait, and
+// whoever reads next may have set another deadline meanwhile).
 func (r *rawIO) peek() int {
 	n, again, err := r.readNow()
 	switch {
-	case again:
+	case again, err != nil && isTimeout(err):
 		return 0
 	case err != nil:
 		r.pending = err
