@@ -490,6 +490,14 @@ func (a *actor) onTimeout(err error) error {
 		a.setDeadline(time.Time{})
 		return nil
 	}
+	if a.wantHit.Swap(false) {
+		// wantActor: a Receive waits for a reply.
+		a.setDeadline(time.Time{})
+		if !a.pulling && a.goWait.Load()&1 == 1 {
+			return errWanted // in the goroutine's idle read: idleRead gives the actor up
+		}
+		return nil // it came after that wait ended
+	}
 	c.mu.Lock()
 	closing := !c.closeDeadline.IsZero()
 	real := a.deadlineLocked()
@@ -576,7 +584,18 @@ func (a *actor) idleWait() error {
 			again = err != nil && isTimeout(err) && a.idleHit.Swap(false)
 		} else {
 			a.armLinger()
+			a.goWait.Add(1)
 			n, err = rd.raw.tryRead()
+			a.goWait.Add(1)
+			if err != nil && isTimeout(err) && a.wantHit.Swap(false) {
+				// A Receive waits for a reply (wantActor): it reads
+				// from here on.
+				a.setDeadline(time.Time{})
+				if a.c.pullWant.Load() > 0 && a.release() {
+					return errParked
+				}
+				continue
+			}
 			if err != nil && isTimeout(err) && !a.lingerDL.IsZero() && !time.Now().Before(a.lingerDL) {
 				if a.idleReads != a.armReads {
 					// Frames arrived during this linger period: a busy

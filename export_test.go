@@ -56,9 +56,18 @@ func Held(c *Conn) bool    { return c.pull.Load() == pullHeld }
 func Pulling(c *Conn) bool { return c.pull.Load() == pullBusy }
 func Pulls(c *Conn) uint64 { return c.pulls.Load() }
 
+// PullMode reports whether a Receive waited for a reply since the actor's
+// goroutine last took the connection back.
+func PullMode(c *Conn) bool { return c.pullMode.Load() }
+
 // ExpectReply makes c's next Receive wait for a reply (read the socket
 // itself), as if a message had been sent since the last one returned.
 func ExpectReply(c *Conn) { c.recvSent.Store(c.stats.msgsOut.Load() - 1) }
+
+// WithHoldPeriod sets the connection's first hold period (20 ms).
+func WithHoldPeriod(d time.Duration) Option {
+	return func(c *config) { c.lim.holdPeriod = d }
+}
 
 // TimerOps counts the times c's hold timer or idle linger deadline was set
 // or fired (they back off on a busy connection).

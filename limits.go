@@ -52,6 +52,7 @@ type limits struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
 	idleDetach       time.Duration // < 0: never
+	holdPeriod       time.Duration // the first hold period (receive.go); tests may change it
 }
 
 func defaultLimits() limits {
@@ -66,6 +67,7 @@ func defaultLimits() limits {
 		sendQueueBytes:   DefaultSendQueueBytes,
 		maxResponseHead:  DefaultMaxResponseHeaderBytes,
 		idleDetach:       defaultIdleDetach,
+		holdPeriod:       holdPeriod,
 	}
 }
 

@@ -60,6 +60,10 @@ var errPullStop = errors.New("wsactor: receive stopped")
 // any consumer, on a small stack.
 var errPullIdle = errors.New("wsactor: receive idle")
 
+// errWanted ends the actor goroutine's idle read when a Receive waits for a
+// reply (wantActor): the goroutine gives the actor up to it.
+var errWanted = errors.New("wsactor: a receive wants the actor")
+
 // errHandoff ends a Receive's run of the actor where the rest is the
 // actor goroutine's work (the closing handshake).
 var errHandoff = errors.New("wsactor: actor handed back")
@@ -93,6 +97,12 @@ type pullState struct {
 	// period (holdTick, interruptIdle).
 	waitGen atomic.Uint64 // odd while a pulling Receive waits in the socket read
 	idleHit atomic.Bool   // interruptIdle moved the read deadline
+
+	// A Receive that waits for a reply while the actor's goroutine waits in
+	// an idle read interrupts that read (wantActor), and the goroutine gives
+	// the actor up to it.
+	goWait  atomic.Uint64 // odd while the actor's goroutine waits in an idle read
+	wantHit atomic.Bool   // wantActor moved the read deadline
 }
 
 // Receive returns the connection's next event: the same stream, in the same
@@ -198,6 +208,9 @@ func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
 			continue
 		}
 		c.pullWant.Add(1)
+		if a != nil {
+			a.wantActor()
+		}
 		if a != nil && a.takeHeld() {
 			// Released between the look above and the count: release
 			// may not have seen this caller.
@@ -383,10 +396,10 @@ func (a *actor) armHold() {
 		return
 	}
 	c := a.c
-	a.holdFor = holdPeriod
+	a.holdFor = c.lim.holdPeriod
 	a.holdSeen, a.waitSeen = c.pulls.Load(), a.waitGen.Load()
 	c.timerOps.Add(1)
-	a.hold.Reset(holdPeriod)
+	a.hold.Reset(a.holdFor)
 }
 
 // makeHold makes the hold timer (stopped) if there is none yet. Only the
@@ -438,6 +451,25 @@ func (a *actor) holdTick() {
 	}
 }
 
+// wantActor interrupts the actor goroutine's idle read, if it is in one, so
+// that it gives the actor up to the Receive that waits for a reply (as it
+// would at its next wait): the reply is then read by the Receive, not
+// handed over. If the read ended meanwhile, the next read that times out
+// puts the real deadline back and reads on (onTimeout).
+func (a *actor) wantActor() {
+	w := a.goWait.Load()
+	if w&1 == 0 {
+		return
+	}
+	c := a.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a.goWait.Load() == w && c.nc != nil && !a.wantHit.Load() {
+		a.wantHit.Store(true)
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
 // interruptIdle ends the pulling wait w (if it is still going on): the read
 // deadline moves to the past and idleWait, seeing idleHit, parks the actor
 // (errPullIdle). If the wait ended meanwhile, the next read that times out
@@ -476,7 +508,21 @@ func (a *actor) idleRead() error {
 	if a.park.fd >= 0 {
 		err = a.idleWait() // lingers, then parks (a Receive: errPullIdle)
 	} else {
-		err = a.rd.readIdle()
+		for {
+			if !a.pulling {
+				a.goWait.Add(1)
+			}
+			err = a.rd.readIdle()
+			if !a.pulling {
+				a.goWait.Add(1)
+			}
+			if err != errWanted {
+				break
+			}
+			if a.c.pullWant.Load() > 0 && a.release() {
+				return errParked
+			}
+		}
 	}
 	if err == nil && raw.waited {
 		// The peer's bytes came after a wait: what the consumer sends next

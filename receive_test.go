@@ -225,6 +225,7 @@ func TestReceiveStopsAnywhere(t *testing.T) {
 		case started <- struct{}{}:
 		default:
 		}
+		wsactor.ExpectReply(c) // the Receive reads the socket itself
 		ev, err := c.Receive(ctx)
 		cc()
 		if err != nil {
@@ -252,7 +253,10 @@ func TestReceiveStopsAnywhere(t *testing.T) {
 	if stops == 0 {
 		t.Error("no Receive was stopped by its context")
 	}
-	t.Logf("%d Receive calls stopped by their context", stops)
+	t.Logf("%d Receive calls stopped by their context, %d read the socket", stops, wsactor.Pulls(c))
+	if wsactor.Pulls(c) == 0 {
+		t.Fatal("no Receive read the socket itself")
+	}
 }
 
 // When the consumer stops calling Receive, the actor's goroutine takes the
@@ -337,15 +341,37 @@ func TestReceiveEnds(t *testing.T) {
 				switch wait {
 				case "pulling":
 					opts = append(opts, wsactor.WithIdleDetach(-1)) // the Receive reads until the end
+					// No hand-back between the reply and the next Receive
+					// (with detach off the goroutine would keep the socket
+					// until a frame came).
+					opts = append(opts, wsactor.WithHoldPeriod(time.Hour))
+					// The actor's goroutine gives the connection to Receive
+					// at its next wait once a Receive has waited for a reply
+					// (pull mode): a first request that is not answered
+					// puts the connection in pull mode before the reply to
+					// the second one comes.
 				case "parked":
 					needDetach(t)
 					opts = append(opts, wsactor.WithIdleDetach(time.Millisecond))
 				}
 				c := openReceive(t, quietEchoURL(t), opts...)
+				var first <-chan wsactor.Event
+				if wait == "pulling" {
+					if err := c.SendText(context.Background(), "quiet"); err != nil {
+						t.Fatal(err)
+					}
+					first = receiveAsync(c)
+					pollUntil(t, func() string { return "Receive did not wait for the reply" },
+						func() bool { return wsactor.PullMode(c) })
+				}
 				if err := c.SendText(context.Background(), "x"); err != nil {
 					t.Fatal(err)
 				}
-				receive(t, c) // the reply: the connection is now held
+				if first != nil {
+					expectText(t, awaitEvent(t, first), "x")
+				} else {
+					receive(t, c) // the reply: the connection is now held
+				}
 				if wait == "pulling" {
 					// A request without a reply yet: the next Receive
 					// waits for it in the socket.
@@ -368,7 +394,9 @@ func TestReceiveEnds(t *testing.T) {
 				}
 				got := receiveAsync(c)
 				if wait == "pulling" {
-					pollUntil(t, func() string { return "no Receive runs the actor" }, func() bool { return wsactor.Pulling(c) })
+					pollUntil(t, func() string {
+						return fmt.Sprintf("no Receive runs the actor (held %v, parked %v, pulls %d)", wsactor.Held(c), wsactor.Parked(c), wsactor.Pulls(c))
+					}, func() bool { return wsactor.Pulling(c) })
 				} else {
 					pollUntil(t, func() string { return "the actor did not park while Receive waited" }, func() bool { return wsactor.Parked(c) })
 				}
@@ -746,4 +774,33 @@ func TestReceiveStream(t *testing.T) {
 	_ = receiveAsync(c) // the stream ran dry: this one reads the socket itself
 	pollUntil(t, func() string { return "the Receive after a stream did not read the socket" },
 		func() bool { return wsactor.Pulling(c) || wsactor.Pulls(c) > 0 })
+}
+
+// A Receive that waits for a reply while the actor's goroutine waits in an
+// idle read takes the connection at once (the goroutine's read is
+// interrupted and it gives the actor up), so the reply is read by the
+// Receive: with a linger of an hour, or no idle detach at all, the
+// goroutine would otherwise keep the socket until a frame came.
+func TestReceiveTakesFromGoroutine(t *testing.T) {
+	for _, detach := range []time.Duration{time.Hour, -1} {
+		t.Run(fmt.Sprint(detach), func(t *testing.T) {
+			if detach > 0 {
+				needDetach(t)
+			}
+			c := openReceive(t, quietEchoURL(t), wsactor.WithIdleDetach(detach), wsactor.WithHoldPeriod(time.Hour))
+			if err := c.SendText(context.Background(), "quiet"); err != nil {
+				t.Fatal(err)
+			}
+			got := receiveAsync(c)
+			pollUntil(t, func() string { return "the Receive did not take the connection from the goroutine" },
+				func() bool { return wsactor.Pulling(c) })
+			if err := c.SendText(context.Background(), "x"); err != nil {
+				t.Fatal(err)
+			}
+			expectText(t, awaitEvent(t, got), "x")
+			if wsactor.Pulls(c) == 0 {
+				t.Fatal("the reply was not read by the Receive")
+			}
+		})
+	}
 }
