@@ -118,8 +118,9 @@ type pullState struct {
 // while it holds the connection from an earlier Receive that read it, or
 // when messages stream in (the last Receive found one waiting); otherwise
 // (a connection gone quiet, an idle subscriber) it waits for the actor
-// like a range over Events(), on a small stack, and the actor parks. What Receive reads itself comes one message per event (a backlog
-// read meanwhile by the actor's goroutine may come as a *Batch on
+// like a range over Events(), on a small stack, and the actor parks. What
+// Receive reads itself comes one message per event (a backlog read
+// meanwhile by the actor's goroutine may come as a *Batch on
 // connections made WithBatchDelivery). Between calls nobody reads for up
 // to a hold period: 20 ms at first, doubling (up to half a second) while
 // Receive keeps coming, so the goroutine takes over within about a second
@@ -140,12 +141,24 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 		// Not waiting for a reply: reading here would only grow this
 		// goroutine's stack and keep the actor from parking.
 		ev, err := c.receiveEvent(ctx)
-		c.recvSent.Store(c.stats.msgsOut.Load())
+		c.answered(ev, sent)
 		return ev, err
 	}
 	ev, err := c.pullEvent(ctx)
-	c.recvSent.Store(max(sent, c.stats.msgsOut.Load()))
+	c.answered(ev, sent)
 	return ev, err
+}
+
+// answered records that the messages sent before a Receive began (sent)
+// were answered, if the Receive returned a message: an Open (a Send right
+// after Dial), or a context that ended, leaves the reply still awaited.
+func (c *Conn) answered(ev Event, sent uint64) {
+	switch ev.(type) {
+	case *Message, *Batch:
+		if sent > c.recvSent.Load() {
+			c.recvSent.Store(sent)
+		}
+	}
 }
 
 // receiveEvent waits for the next event on the channel. If one was there

@@ -804,3 +804,28 @@ func TestReceiveTakesFromGoroutine(t *testing.T) {
 		})
 	}
 }
+
+// A message sent before the first Receive (right after Dial) is still
+// awaited after that Receive returns Open: the next Receive reads the
+// reply itself.
+func TestReceiveOpenDoesNotAnswer(t *testing.T) {
+	needDetach(t)
+	c, err := wsactor.Dial(ctxT(t), quietEchoURL(t), wsactor.WithHoldPeriod(time.Hour), wsactor.WithIdleDetach(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Abort)
+	if err := c.SendText(context.Background(), "quiet"); err != nil {
+		t.Fatal(err) // a request whose reply has not come
+	}
+	if _, ok := receive(t, c).(*wsactor.Open); !ok {
+		t.Fatal("first event is not Open")
+	}
+	got := receiveAsync(c)
+	pollUntil(t, func() string { return "the Receive after Open did not wait for the reply in the socket" },
+		func() bool { return wsactor.Pulling(c) })
+	if err := c.SendText(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	expectText(t, awaitEvent(t, got), "x")
+}
