@@ -114,8 +114,8 @@ type pullState struct {
 // When it waits for a reply, Receive reads the socket in the calling
 // goroutine (plain ws:// on Unix; elsewhere it waits on Events()): a
 // request/response client then pays no goroutine hand-off per reply. It
-// reads itself when something was sent since the last Receive returned,
-// while it holds the connection from an earlier Receive that read it, or
+// reads itself when something was sent since the last Receive that
+// returned a message (an Open does not count), while it holds the connection from an earlier Receive that read it, or
 // when messages stream in (the last Receive found one waiting); otherwise
 // (a connection gone quiet, an idle subscriber) it waits for the actor
 // like a range over Events(), on a small stack, and the actor parks. What
