@@ -477,7 +477,7 @@ func (a *actor) wantActor() {
 	c := a.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if a.goWait.Load() == w && c.nc != nil && !a.wantHit.Load() {
+	if a.goWait.Load() == w && c.nc != nil {
 		a.wantHit.Store(true)
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
