@@ -43,11 +43,11 @@ type Conn struct {
 
 	// Receive (receive.go).
 	pull       atomic.Int32  // pullNone, pullHeld or pullBusy: who runs the actor
-	pullMode   atomic.Bool   // Receive is in use: an idle actor leaves reading to it
+	pullMode   atomic.Bool   // a Receive waited for a reply: an idle actor leaves reading to it
 	pullWant   atomic.Int32  // Receive calls waiting for an event
 	pulls      atomic.Uint64 // Receive calls that ran the actor
-	recvSent   atomic.Uint64 // stats.msgsOut when a Receive last returned
-	recvStream atomic.Bool   // the last waiting Receive found an event ready
+	recvSent   atomic.Uint64 // stats.msgsOut answered: sent before the last Receive that returned a message
+	recvStream atomic.Bool   // the last Receive found a message already waiting (a stream)
 	timerOps   atomic.Uint64 // hold timer and linger deadline set or fired (tests: they back off)
 	pullReady  chan struct{} // a Receive may take the actor (made by the first Receive)
 	ending     atomic.Bool   // stopped or failed (set under mu before the actor is woken)

@@ -37,7 +37,7 @@ const (
 // own goroutine takes it back, at first: each period in which Receive was
 // called doubles it, up to backoffCap, so a connection that keeps calling
 // Receive sees its hold timer fire a couple of times a second at most and
-// never moves it (see release).
+// never moves it (see armHold, holdTick).
 const holdPeriod = 20 * time.Millisecond
 
 // backoffCap bounds the hold period and the idle linger (actor.armLinger)
@@ -115,10 +115,11 @@ type pullState struct {
 // goroutine (plain ws:// on Unix; elsewhere it waits on Events()): a
 // request/response client then pays no goroutine hand-off per reply. It
 // reads itself when something was sent since the last Receive that
-// returned a message (an Open does not count), while it holds the connection from an earlier Receive that read it, or
-// when messages stream in (the last Receive found one waiting); otherwise
-// (a connection gone quiet, an idle subscriber) it waits for the actor
-// like a range over Events(), on a small stack, and the actor parks. What
+// returned a message (an Open does not count), while it holds the
+// connection from an earlier Receive that read it, or when messages stream
+// in (the last Receive found one waiting); otherwise (a connection gone
+// quiet, an idle subscriber) it waits for the actor like a range over
+// Events(), on a small stack, and the actor parks. What
 // Receive reads itself comes one message per event (a backlog read
 // meanwhile by the actor's goroutine may come as a *Batch on
 // connections made WithBatchDelivery). Between calls nobody reads for up
@@ -137,14 +138,17 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 		return nil, ErrCallbacks
 	}
 	sent := c.stats.msgsOut.Load()
+	var (
+		ev  Event
+		err error
+	)
 	if sent == c.recvSent.Load() && c.pull.Load() != pullHeld && !c.recvStream.Load() {
 		// Not waiting for a reply: reading here would only grow this
 		// goroutine's stack and keep the actor from parking.
-		ev, err := c.receiveEvent(ctx)
-		c.answered(ev, sent)
-		return ev, err
+		ev, err = c.receiveEvent(ctx)
+	} else {
+		ev, err = c.pullEvent(ctx)
 	}
-	ev, err := c.pullEvent(ctx)
 	c.answered(ev, sent)
 	return ev, err
 }
@@ -273,10 +277,10 @@ func (a *actor) take() bool {
 }
 
 // pull runs the actor in the caller's goroutine until it produced an event
-// (returned, or in the channel), ctx ends, a linger period passes without a
-// frame (parked reports that the actor then parked in the shared poller),
-// or the rest is the actor goroutine's work; then it holds the actor,
-// parks it or hands it back.
+// (returned, or in the channel), ctx ends, the hold timer finds it waited a
+// whole period without a frame (parked reports that the actor then parked
+// in the shared poller), or the rest is the actor goroutine's work; then it
+// holds the actor, parks it or hands it back.
 func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 	c := a.c
 	a.pulling, a.pullCtx = true, ctx
@@ -470,29 +474,25 @@ func (a *actor) holdTick() {
 // handed over. If the read ended meanwhile, the next read that times out
 // puts the real deadline back and reads on (onTimeout).
 func (a *actor) wantActor() {
-	w := a.goWait.Load()
-	if w&1 == 0 {
-		return
-	}
-	c := a.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if a.goWait.Load() == w && c.nc != nil {
-		a.wantHit.Store(true)
-		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	if w := a.goWait.Load(); w&1 == 1 {
+		a.interruptWait(&a.goWait, w, &a.wantHit)
 	}
 }
 
-// interruptIdle ends the pulling wait w (if it is still going on): the read
-// deadline moves to the past and idleWait, seeing idleHit, parks the actor
-// (errPullIdle). If the wait ended meanwhile, the next read that times out
-// puts the real deadline back and reads on (onTimeout).
-func (a *actor) interruptIdle(w uint64) {
+// interruptIdle ends the pulling wait w (if it is still going on): idleWait,
+// seeing idleHit, parks the actor (errPullIdle).
+func (a *actor) interruptIdle(w uint64) { a.interruptWait(&a.waitGen, w, &a.idleHit) }
+
+// interruptWait ends the wait that gen counted as w, if it is still going
+// on: it sets hit, which tells the reader why, and moves the read deadline
+// to the past. If the wait ended meanwhile, the next read that times out
+// sees hit, puts the real deadline back and reads on (onTimeout).
+func (a *actor) interruptWait(gen *atomic.Uint64, w uint64, hit *atomic.Bool) {
 	c := a.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if a.waitGen.Load() == w && c.nc != nil {
-		a.idleHit.Store(true)
+	if gen.Load() == w && c.nc != nil {
+		hit.Store(true)
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
 }
@@ -519,7 +519,7 @@ func (a *actor) idleRead() error {
 	raw.waited = false
 	var err error
 	if a.park.fd >= 0 {
-		err = a.idleWait() // lingers, then parks (a Receive: errPullIdle)
+		err = a.idleWait() // lingers, then parks (a Receive: told by holdTick, errPullIdle)
 	} else {
 		for {
 			if !a.pulling {
