@@ -99,7 +99,7 @@ func (c *Conn) run(ctx context.Context) {
 			c.logs.alog(logFail, "connection failed", errAttr(err))
 		}
 		c.dialErr = err
-		close(c.opened)
+		c.dialEnded()
 		c.finish(&Error{conn: c, Err: err})
 		return
 	}
@@ -137,7 +137,7 @@ func (c *Conn) run(ctx context.Context) {
 	if c.logs.on(logConnect) {
 		c.logs.alog(logConnect, "connected", strAttr("protocol", hr.protocol))
 	}
-	close(c.opened)
+	c.dialEnded()
 	if !closing {
 		c.deliverOpen(&Open{conn: c, Protocol: hr.protocol, Extensions: hr.extensions, Header: hr.header})
 	}
@@ -153,6 +153,15 @@ func (c *Conn) run(ctx context.Context) {
 	c.mu.Unlock()
 	c.group.Go(a.readSide)
 	c.exitMember()
+}
+
+// dialEnded wakes Dial, if it waits (it sets c.opened before Connect), and
+// drops the channel: an open connection keeps no handshake state.
+func (c *Conn) dialEnded() {
+	if c.opened != nil {
+		close(c.opened)
+		c.opened = nil
+	}
 }
 
 // readSide is the actor's goroutine once the connection is open, and the
@@ -757,15 +766,19 @@ func (c *Conn) finish(ev Event) {
 // frame on the wire before the socket is closed.
 func (c *Conn) awaitCloseWritten() {
 	c.w.mu.Lock()
-	dead := c.w.dead != nil
-	c.w.mu.Unlock()
-	if dead {
+	if c.w.dead != nil || c.w.closeDone {
+		c.w.mu.Unlock()
 		return
 	}
+	if c.w.written == nil {
+		c.w.written = make(chan struct{})
+	}
+	written := c.w.written
+	c.w.mu.Unlock()
 	t := time.NewTimer(max(c.lim.closeTimeout, time.Millisecond))
 	defer t.Stop()
 	select {
-	case <-c.w.written:
+	case <-written:
 	case <-t.C:
 	}
 }

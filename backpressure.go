@@ -78,7 +78,7 @@ func (c *Conn) deliverOpen(ev *Open) {
 	select {
 	case c.events <- ev:
 		c.kick()
-	case <-c.stop:
+	case <-c.stopCh():
 	}
 }
 
@@ -170,7 +170,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 			f.push(size, cap(c.events))
 			c.kick()
 			return nil
-		case <-c.stop:
+		case <-c.stopCh():
 		}
 	}
 }
@@ -185,7 +185,7 @@ func (a *actor) waitDrain(n int) {
 	for len(c.events) >= n && n > 0 {
 		select {
 		case <-t.C:
-		case <-c.stop:
+		case <-c.stopCh():
 			return
 		}
 		d = min(2*d, 5*time.Millisecond)
@@ -194,12 +194,24 @@ func (a *actor) waitDrain(n int) {
 }
 
 func (c *Conn) isStopped() bool {
-	select {
-	case <-c.stop:
-		return true
-	default:
-		return false
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
+}
+
+// stopCh is closed once Close or Abort is called. It is made on first use:
+// only a delivery that must wait for the consumer needs it, and most
+// connections never do.
+func (c *Conn) stopCh() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stop == nil {
+		c.stop = make(chan struct{})
+		if c.stopped {
+			close(c.stop)
+		}
 	}
+	return c.stop
 }
 
 // deliverTerminal puts the terminal event in the channel. Under the lossy
@@ -230,7 +242,7 @@ func (c *Conn) putTerminal(ev Event) {
 		select {
 		case c.events <- ev:
 			return
-		case <-c.stop:
+		case <-c.stopCh():
 		}
 	}
 }

@@ -83,18 +83,30 @@ func remove[T any](hs []handler[T], id uint64) []handler[T] {
 	return out
 }
 
+// callbacks returns the connection's handler registry, made by the first
+// registration: a connection consumed through Events() or Receive never
+// pays for it.
+func (c *Conn) callbacks() *callbacks {
+	if cb := c.cb.Load(); cb != nil {
+		return cb
+	}
+	c.cb.CompareAndSwap(nil, new(callbacks))
+	return c.cb.Load()
+}
+
 func (c *Conn) register(add func(s *handlerSet, id uint64), del func(s *handlerSet, id uint64)) func() {
-	c.cb.mu.Lock()
-	c.cb.nextID++
-	id := c.cb.nextID
-	c.cb.mu.Unlock()
-	c.cb.update(func(s *handlerSet) { add(s, id) })
-	c.cb.any.Store(true)
+	cb := c.callbacks()
+	cb.mu.Lock()
+	cb.nextID++
+	id := cb.nextID
+	cb.mu.Unlock()
+	cb.update(func(s *handlerSet) { add(s, id) })
+	cb.any.Store(true)
 	c.mu.Lock()
 	c.startDispatcherLocked() // events may be waiting already
 	c.mu.Unlock()
 	var once sync.Once
-	return func() { once.Do(func() { c.cb.update(func(s *handlerSet) { del(s, id) }) }) }
+	return func() { once.Do(func() { cb.update(func(s *handlerSet) { del(s, id) }) }) }
 }
 
 // OnOpen registers fn for the Open event and returns its cancel func
@@ -131,7 +143,7 @@ func (c *Conn) OnError(fn func(*Error)) (cancel func()) {
 // The actor calls it after every event it puts in the channel: an atomic
 // load while a dispatcher runs.
 func (c *Conn) kick() {
-	if !c.cb.any.Load() || c.cb.running.Load() {
+	if cb := c.cb.Load(); cb == nil || !cb.any.Load() || cb.running.Load() {
 		return
 	}
 	c.mu.Lock()
@@ -141,63 +153,64 @@ func (c *Conn) kick() {
 
 // startDispatcherLocked starts a dispatcher unless one runs or the
 // connection has no live goroutine (not started, or over). Callers have
-// registered a handler (c.cb.any); c.mu is held.
+// registered a handler (c.cb is set, cb.any); c.mu is held.
 func (c *Conn) startDispatcherLocked() {
-	if c.live == 0 || !c.cb.running.CompareAndSwap(false, true) {
+	cb := c.cb.Load()
+	if c.live == 0 || !cb.running.CompareAndSwap(false, true) {
 		return
 	}
 	c.live++
-	if c.cb.run == nil {
+	if cb.run == nil {
 		// Built once: a dispatcher may start once per message when
 		// messages trickle in.
-		c.cb.run = func() error {
+		cb.run = func() error {
 			defer c.exitMember()
-			c.dispatch()
+			c.dispatch(cb)
 			return nil
 		}
 	}
-	c.group.Go(c.cb.run)
+	c.group.Go(cb.run)
 }
 
 // dispatch runs handlers for every waiting event and returns when the
 // channel is empty (or closed). A panicking handler is recovered and logged
 // on the rerror channel; the other handlers still run and the connection
 // lives on.
-func (c *Conn) dispatch() {
+func (c *Conn) dispatch(cb *callbacks) {
 	for {
 		select {
 		case ev, ok := <-c.events:
 			if !ok {
-				c.cb.released.flush()
+				cb.released.flush()
 				return // nothing is delivered after the close
 			}
-			c.handle(ev)
+			c.handle(cb, ev)
 		default:
 			// Empty: stop, unless an event arrived after the check and its
 			// kick saw this dispatcher still running (the store and the
 			// actor's load order the two sides).
-			c.cb.released.flush()
-			c.cb.running.Store(false)
-			if len(c.events) == 0 || !c.cb.running.CompareAndSwap(false, true) {
+			cb.released.flush()
+			cb.running.Store(false)
+			if len(c.events) == 0 || !cb.running.CompareAndSwap(false, true) {
 				return
 			}
 		}
 	}
 }
 
-func (c *Conn) handle(ev Event) {
-	s := c.cb.snapshot()
+func (c *Conn) handle(cb *callbacks, ev Event) {
+	s := cb.snapshot()
 	switch e := ev.(type) {
 	case *Open:
 		runAll(c, s.open, e)
 	case *Message:
-		c.handleMessage(s, e)
+		c.handleMessage(cb, s, e)
 	case *Batch:
 		for i, m := range e.Messages {
 			if i > 0 {
-				s = c.cb.snapshot() // each message is an event of its own
+				s = cb.snapshot() // each message is an event of its own
 			}
-			c.handleMessage(s, m)
+			c.handleMessage(cb, s, m)
 		}
 		e.recycle() // handlers saw messages, never the Batch: reuse it
 	case *Close:
@@ -209,11 +222,11 @@ func (c *Conn) handle(ev Event) {
 
 // handleMessage runs the message handlers; a Release called by one of
 // them takes effect when they have all returned.
-func (c *Conn) handleMessage(s *handlerSet, m *Message) {
+func (c *Conn) handleMessage(cb *callbacks, s *handlerSet, m *Message) {
 	m.cb.Store(cbRunning)
 	runAll(c, s.msg, m)
 	if m.cb.Swap(cbIdle) == cbReleased {
-		c.cb.released.put(m)
+		cb.released.put(m)
 	}
 }
 

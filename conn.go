@@ -3,7 +3,6 @@ package wsactor
 import (
 	"context"
 	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +19,7 @@ import (
 // side and every state transition caused by the peer; the write side belongs
 // to the writer (writer.go). All exported methods are safe for concurrent use.
 type Conn struct {
-	url    *url.URL
-	hs     *config // handshake options; dropped once the handshake ends
+	hs     *config // handshake options and URL; dropped once the handshake ends
 	lim    limits
 	policy Policy
 	batch  bool // WithBatchDelivery
@@ -31,11 +29,12 @@ type Conn struct {
 	done   chan struct{}
 	w      writer
 	stats  counters
-	cb     callbacks
+	cb     atomic.Pointer[callbacks] // made by the first On* registration
 	group  errgroup.Group
 
-	// opened is closed when the opening handshake has ended either way;
-	// dialErr holds its error (written before the close).
+	// opened, set by Dial before Connect, is closed (and dropped) when the
+	// opening handshake has ended either way; dialErr holds its error
+	// (written before the close).
 	opened  chan struct{}
 	dialErr error
 
@@ -60,7 +59,7 @@ type Conn struct {
 	closeReason    string
 	closeDeadline  time.Time
 	stopped        bool          // Close or Abort was called: stop waiting for the consumer
-	stop           chan struct{} // closed when stopped becomes true
+	stop           chan struct{} // closed when stopped becomes true; made by stopCh
 	aborted        bool
 	cause          error // first local failure (write error, abort)
 	live           int   // running goroutines in group
@@ -111,16 +110,14 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 			return nil, err
 		}
 	}
+	cfg.url = u
 	c := &Conn{
-		url:    u,
 		hs:     &cfg,
 		lim:    cfg.lim,
 		policy: cfg.policy,
 		batch:  cfg.batchDelivery,
 		events: make(chan Event, cfg.lim.eventBuffer+1), // +1: see deliverMessage
 		done:   make(chan struct{}),
-		opened: make(chan struct{}),
-		stop:   make(chan struct{}),
 	}
 	c.state.Store(int32(StateIdle))
 	c.logs.access.Store(access)
@@ -144,14 +141,16 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	opened := make(chan struct{})
+	c.opened = opened // before Connect: the actor closes it (see run)
 	if err := c.Connect(ctx); err != nil {
 		return c, err
 	}
 	select {
-	case <-c.opened:
+	case <-opened:
 	case <-ctx.Done():
 		// The actor sees the same ctx and fails the handshake promptly.
-		<-c.opened
+		<-opened
 	}
 	return c, c.dialErr
 }
@@ -296,7 +295,6 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.state.Store(int32(StateClosed))
 		c.stopLocked()
 		close(c.events)
-		close(c.opened)
 		c.dialErr = ErrClosed
 		close(c.done)
 		return nil
@@ -331,7 +329,6 @@ func (c *Conn) Abort() {
 		c.state.Store(int32(StateClosed))
 		c.stopLocked()
 		close(c.events)
-		close(c.opened)
 		c.dialErr = ErrClosed
 		close(c.done)
 		return
@@ -372,7 +369,9 @@ func (c *Conn) stopLocked() {
 	if !c.stopped {
 		c.stopped = true
 		c.ending.Store(true)
-		close(c.stop)
+		if c.stop != nil {
+			close(c.stop)
+		}
 	}
 }
 

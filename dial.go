@@ -79,7 +79,7 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	if c.hs.header != nil {
 		d.Header = ws.HandshakeHeaderHTTP(c.hs.header)
 	}
-	if c.url.Scheme == "wss" {
+	if c.hs.url.Scheme == "wss" {
 		var cfg *tls.Config
 		if c.hs.tlsConfig != nil {
 			cfg = c.hs.tlsConfig.Clone()
@@ -94,7 +94,7 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	if c.logs.on(logDebugHandshake) {
 		c.logs.alog(logDebugHandshake, "opening handshake", strAttr("protocols", fmt.Sprint(c.hs.protocols)))
 	}
-	nc, br, hs, err := d.Dial(ctx, c.url.String())
+	nc, br, hs, err := d.Dial(ctx, c.hs.url.String())
 	if err != nil {
 		if nc != nil {
 			_ = nc.Close()

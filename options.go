@@ -18,6 +18,7 @@ import (
 type Option func(*config)
 
 type config struct {
+	url           *url.URL // set by New
 	protocols     []string
 	header        http.Header
 	host          string

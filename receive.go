@@ -134,7 +134,7 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if c.cb.any.Load() {
+	if cb := c.cb.Load(); cb != nil && cb.any.Load() {
 		return nil, ErrCallbacks
 	}
 	sent := c.stats.msgsOut.Load()

@@ -139,7 +139,9 @@ func (r *rawIO) tryRead() (int, error) {
 	if err := r.rc.Read(r.readFn); err != nil && r.err == nil {
 		r.err = err
 	}
-	return r.n, r.err
+	err := r.err
+	r.err = nil // an idle connection keeps no error (a linger's timeout)
+	return r.n, err
 }
 
 // readNow is tryRead that never waits: again reports an empty socket.
@@ -148,7 +150,9 @@ func (r *rawIO) readNow() (n int, again bool, err error) {
 	if err := r.rc.Read(r.pollFn); err != nil && r.err == nil {
 		r.err = err
 	}
-	return r.n, r.again, r.err
+	err = r.err
+	r.err = nil
+	return r.n, r.again, err
 }
 
 // readNowInto is readNow into p rather than the read buffer.
@@ -187,5 +191,7 @@ func (r *rawWriter) tryWrite(b []byte) (int, error) {
 		r.err = err
 	}
 	r.out = nil
-	return r.n, r.err
+	err := r.err
+	r.err = nil
+	return r.n, err
 }

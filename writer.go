@@ -41,7 +41,8 @@ type writer struct {
 	closeIn     bool       // the close frame is part of the batch being written
 	sentCode    StatusCode // code of the close frame we queued
 	sentReason  string
-	written     chan struct{} // closed once the close frame has been written
+	written     chan struct{} // closed once the close frame has been written; made by awaitCloseWritten
+	closeDone   bool          // the close frame has been written
 	dead        error         // a write failed or the connection ended
 	space       chan struct{} // closed when room frees up; nil if nobody waits
 	lastSend    time.Duration // when the last Send returned (sinceStart)
@@ -103,7 +104,6 @@ func room(b *wbuf, n int) *wbuf {
 func (w *writer) init(c *Conn) {
 	w.c = c
 	w.closed = true
-	w.written = make(chan struct{})
 }
 
 // open attaches the socket and starts accepting data frames. Nothing can
@@ -375,7 +375,10 @@ func (w *writer) loop() {
 			w.mu.Lock()
 			if w.closeIn {
 				w.closeIn = false
-				close(w.written)
+				w.closeDone = true
+				if w.written != nil {
+					close(w.written)
+				}
 			}
 			w.mu.Unlock()
 		}
