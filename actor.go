@@ -116,7 +116,8 @@ func (c *Conn) run(ctx context.Context) {
 	}
 	c.mu.Unlock()
 
-	a := &actor{c: c}
+	a := &c.ac // in Conn: one allocation per connection, not two
+	a.c = c
 	a.rd.nc = hr.nc
 	a.rd.raw = newRawIO(rawConnOf(hr.nc), &a.rd)
 	a.rd.onTimeout = a.onTimeout
@@ -681,7 +682,23 @@ func (a *actor) parkIdle() bool {
 	d := a.deadlineLocked()
 	a.lingerDL = time.Time{}
 	_ = c.nc.SetReadDeadline(d)
+	a.trimIdle()
 	return sharedPoller.park(a, d)
+}
+
+// trimIdle lets a parking actor drop what it keeps only for speed while
+// messages flow: the in-flight ring (when nothing is in the channel), the
+// batch array, and the released messages it took for reuse (back to the
+// shared pools). They are made or taken again by the next message.
+func (a *actor) trimIdle() {
+	a.flight.sync(len(a.c.events))
+	if a.flight.n == 0 {
+		a.flight.sizes, a.flight.head = nil, 0
+	}
+	if len(a.batch) == 0 {
+		a.batch = nil
+	}
+	a.alloc.returnStock()
 }
 
 // unpark resumes the actor if it is parked or held between Receive calls

@@ -54,6 +54,20 @@ func pow2Class(n, minShift int) int {
 func classOf(n int) int   { return pow2Class(n, minClassShift) }
 func classSize(k int) int { return 1 << (k + minClassShift) }
 
+// returnStock hands the released messages taken for reuse back to the
+// shared pools (a parking actor keeps none).
+func (p *payloadAlloc) returnStock() {
+	if p.stock == nil {
+		return
+	}
+	for k, s := range p.stock {
+		if s != nil {
+			stockPools[k].Put(s)
+			p.stock[k] = nil
+		}
+	}
+}
+
 // plain returns a Message with no buffer of its own.
 func (p *payloadAlloc) plain() *Message {
 	if len(p.msgs) == 0 {

@@ -73,13 +73,11 @@ func (f *inflight) push(size int64, capacity int) {
 	f.bytes += size
 }
 
-// deliverOpen sends Open; the channel is empty at this point.
+// deliverOpen sends Open: the channel is empty at this point, so it never
+// waits (and makes no stop channel).
 func (c *Conn) deliverOpen(ev *Open) {
-	select {
-	case c.events <- ev:
-		c.kick()
-	case <-c.stopCh():
-	}
+	c.events <- ev
+	c.kick()
 }
 
 // deliverMessage hands m to the consumer according to the policy. It

@@ -38,7 +38,8 @@ type Conn struct {
 	opened  chan struct{}
 	dialErr error
 
-	act atomic.Pointer[actor] // set once open; its unpark wakes a parked actor
+	act atomic.Pointer[actor] // &ac, set once open; its unpark wakes a parked actor
+	ac  actor                 // the actor's state (only the actor touches it before act is set)
 
 	// Receive (receive.go).
 	pull       atomic.Int32  // pullNone, pullHeld or pullBusy: who runs the actor

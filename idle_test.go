@@ -457,3 +457,83 @@ func TestIdleDetachPollerFailure(t *testing.T) {
 		t.Fatalf("close: %+v", cl)
 	}
 }
+
+// A parked actor keeps nothing it holds only for speed while messages flow
+// (in-flight ring, batch array, released messages taken for reuse), and
+// makes them again for the next burst. An actor that parks while its last
+// events still wait in the channel keeps the ring (it accounts for them)
+// until its next wake-up: here a ping, sent once every event is consumed.
+func TestIdleDetachDropsBurstState(t *testing.T) {
+	needDetach(t)
+	step := make(chan struct{})
+	ponged := make(chan error)
+	// The second burst is shorter: its messages come from the first one's
+	// released ones, and the actor is left holding part of a stock.
+	bursts := []int{300, 100}
+	burstFrames := func(n int) (b []byte) {
+		for i := range n {
+			b = append(b, frame(ws.OpText, true, []byte(fmt.Sprintf("m%03d", i)))...)
+		}
+		return b
+	}
+	quit := make(chan struct{})
+	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		for _, n := range bursts {
+			for _, out := range [][]byte{burstFrames(n), frame(ws.OpPing, true, []byte("p"))} {
+				select {
+				case <-step:
+				case <-quit:
+					return nil
+				}
+				if _, err := nc.Write(out); err != nil {
+					return err
+				}
+			}
+			f, err := readClientFrame(br)
+			if err == nil && (f.Header.OpCode != ws.OpPong || string(f.Payload) != "p") {
+				err = fmt.Errorf("want the pong, got %v %q", f.Header.OpCode, f.Payload)
+			}
+			select {
+			case ponged <- err:
+			case <-quit:
+				return nil
+			}
+		}
+		<-quit
+		return nil
+	})
+	t.Cleanup(func() { close(quit) }) // runs before scripted's wait
+	c := dialParked(t, url, wsactor.WithBatchDelivery())
+	for round, burst := range bursts {
+		step <- struct{}{}
+		got := 0
+		for got < burst {
+			switch e := next(t, c).(type) {
+			case *wsactor.Message:
+				if want := fmt.Sprintf("m%03d", got); string(e.Data) != want {
+					t.Fatalf("round %d: message %q, want %q", round, e.Data, want)
+				}
+				e.Release()
+				got++
+			case *wsactor.Batch:
+				for _, m := range e.Messages {
+					if want := fmt.Sprintf("m%03d", got); string(m.Data) != want {
+						t.Fatalf("round %d: message %q, want %q", round, m.Data, want)
+					}
+					got++
+				}
+				e.Release()
+			default:
+				t.Fatalf("round %d: got %#v", round, e)
+			}
+		}
+		step <- struct{}{} // the ping: the actor wakes with nothing in the channel
+		if err := <-ponged; err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		awaitParked(t, c)
+		if ring, batch, stocks := wsactor.ParkedKeeps(c); ring != 0 || batch != 0 || stocks != 0 {
+			t.Fatalf("round %d: parked actor keeps a %d-slot ring, a %d-slot batch array, %d stocks", round, ring, batch, stocks)
+		}
+	}
+}

@@ -29,6 +29,7 @@ func main() {
 	n := flag.Int("n", 2000, "")
 	evbuf := flag.Int("eventbuf", wsactor.DefaultEventBuffer, "WithEventBuffer")
 	cb := flag.Bool("cb", false, "consume through callbacks (no goroutine per connection)")
+	msgs := flag.Int("msgs", 0, "round trips of 16 B messages on each connection before it goes idle (the consumer releases what it receives)")
 	flag.Parse()
 	if os.Getenv("PROF") != "" {
 		runtime.MemProfileRate = 1
@@ -44,13 +45,37 @@ func main() {
 		if err != nil {
 			panic(err)
 		}
+		got := make(chan struct{}, 1)
+		release := func(m *wsactor.Message) {
+			m.Release()
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
 		if *cb {
-			c.OnMessage(func(m *wsactor.Message) { m.Release() })
+			c.OnMessage(release)
 		} else {
 			go func() {
-				for range c.Events() {
+				for ev := range c.Events() {
+					switch e := ev.(type) {
+					case *wsactor.Message:
+						release(e)
+					case *wsactor.Batch:
+						e.Release()
+						select {
+						case got <- struct{}{}:
+						default:
+						}
+					}
 				}
 			}()
+		}
+		for j := 0; j < *msgs; j++ {
+			if err := c.Send(context.Background(), wsactor.Text, []byte("0123456789abcdef")); err != nil {
+				panic(err)
+			}
+			<-got
 		}
 		conns = append(conns, c)
 	}
