@@ -31,10 +31,11 @@ type msgStock struct{ ms []*Message }
 
 var (
 	stockPools  [maxClassShift - minClassShift + 1]sync.Pool // full stocks, by class
-	emptyStocks = sync.Pool{New: func() any { return &msgStock{ms: make([]*Message, 0, maxBatch)} }}
+	emptyStocks = sync.Pool{New: func() any { return &msgStock{ms: make([]*Message, 0, stockSize)} }}
 )
 
 const (
+	stockSize     = 64 // released messages handed over per pool operation
 	msgSlab       = 32
 	smallMax      = 256
 	smallChunk    = 8 << 10
