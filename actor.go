@@ -805,11 +805,10 @@ func (c *Conn) awaitCloseWritten() {
 func (c *Conn) exitMember() {
 	c.mu.Lock()
 	c.live--
-	last := c.live == 0
-	c.mu.Unlock()
-	if last {
-		close(c.done)
+	if c.live == 0 {
+		c.endedLocked()
 	}
+	c.mu.Unlock()
 }
 
 // maxBatch and maxBatchBytes bound the messages the actor parses before

@@ -1092,3 +1092,56 @@ func TestCallbacksError(t *testing.T) {
 		t.Fatalf("Wait = %v", ev)
 	}
 }
+
+// TestDoneAnyTime: Done is made when first asked for (an open connection
+// keeps no channel for it), so it must be closed whether it is asked for
+// before the end, around it, or on a connection that never connected.
+func TestDoneAnyTime(t *testing.T) {
+	t.Parallel()
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	t.Run("asked before the end", func(t *testing.T) {
+		c := dialOpen(t, echoURL(t))
+		d := c.Done()
+		if closed(d) {
+			t.Fatal("Done closed while open")
+		}
+		if c.Done() != d {
+			t.Fatal("Done returned another channel")
+		}
+		_ = c.Close(wsactor.StatusNormalClosure, "")
+		mustClose(t, mustTerminal(t, c))
+		select {
+		case <-d:
+		case <-time.After(waitFor):
+			t.Fatal("Done not closed after the terminal event")
+		}
+	})
+	t.Run("asked around the end", func(t *testing.T) {
+		c := dialOpen(t, echoURL(t))
+		_ = c.Close(wsactor.StatusNormalClosure, "")
+		mustClose(t, mustTerminal(t, c))
+		// The first Done is made just before or just after the last
+		// goroutine returns: either way it must end up closed.
+		pollUntil(t, func() string { return "Done not closed" }, func() bool { return closed(c.Done()) })
+		if ev := c.Wait(); ev == nil {
+			t.Fatal("Wait returned no terminal event")
+		}
+	})
+	t.Run("never connected", func(t *testing.T) {
+		c, err := wsactor.New(echoURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close(wsactor.StatusNormalClosure, "")
+		if !closed(c.Done()) { // made after the end: closed when made
+			t.Fatal("Done of a connection closed while idle is not closed")
+		}
+	})
+}

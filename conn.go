@@ -26,7 +26,6 @@ type Conn struct {
 	logs   logs
 	state  atomic.Int32
 	events chan Event
-	done   chan struct{}
 	w      writer
 	stats  counters
 	cb     atomic.Pointer[callbacks] // made by the first On* registration
@@ -66,6 +65,8 @@ type Conn struct {
 	live           int   // running goroutines in group
 	protocol       string
 	terminal       Event
+	done           chan struct{} // closed once ended; made by Done
+	ended          bool          // every goroutine of the connection has returned
 }
 
 // New validates url and options and returns an idle connection; nothing
@@ -118,7 +119,6 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 		policy: cfg.policy,
 		batch:  cfg.batchDelivery,
 		events: make(chan Event, cfg.lim.eventBuffer+1), // +1: see deliverMessage
-		done:   make(chan struct{}),
 	}
 	c.state.Store(int32(StateIdle))
 	c.logs.access.Store(access)
@@ -212,12 +212,30 @@ func (c *Conn) URL() string { return c.logs.url }
 // Done returns a channel closed when the connection has ended: the terminal
 // event is in the channel, the socket is closed and every goroutine of the
 // connection (including the callback dispatcher) has returned.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil { // made on first use: most connections are never asked
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// endedLocked marks the connection ended and closes Done if it was made.
+func (c *Conn) endedLocked() {
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
+}
 
 // Wait blocks until Done and returns the terminal event (*Close or *Error).
 // For a connection closed while idle it returns nil.
 func (c *Conn) Wait() Event {
-	<-c.done
+	<-c.Done()
 	_ = c.group.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -297,7 +315,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.stopLocked()
 		close(c.events)
 		c.dialErr = ErrClosed
-		close(c.done)
+		c.endedLocked()
 		return nil
 	case StateConnecting:
 		c.closeRequested, c.closeCode, c.closeReason = true, code, reason
@@ -331,7 +349,7 @@ func (c *Conn) Abort() {
 		c.stopLocked()
 		close(c.events)
 		c.dialErr = ErrClosed
-		close(c.done)
+		c.endedLocked()
 		return
 	}
 	if c.aborted || ReadyState(c.state.Load()) == StateClosed {
