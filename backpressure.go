@@ -1,6 +1,7 @@
 package wsactor
 
 import (
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -73,6 +74,10 @@ func (f *inflight) push(size int64, capacity int) {
 	f.bytes += size
 }
 
+// yieldBytes: events of at least this many payload bytes hand the P to
+// the consumer on a runtime with one P (see deliverData).
+const yieldBytes = 32 << 10
+
 // deliverOpen sends Open: the channel is empty at this point, so it never
 // waits (and makes no stop channel).
 func (c *Conn) deliverOpen(ev *Open) {
@@ -130,6 +135,18 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 			c.events <- m // never blocks: the actor is the only sender
 			f.push(size, cap(c.events))
 			c.kick()
+			if n > 0 && size >= yieldBytes && runtime.GOMAXPROCS(0) == 1 {
+				// With one P the consumer runs only when the actor
+				// blocks: in a stream the actor would fill the channel
+				// first, and the buffers in flight (up to its capacity
+				// times 256 KiB) outgrow the CPU's caches, so the kernel
+				// copies into cold memory and the consumer reads it
+				// cold. When an earlier event still waits, hand the P
+				// to the consumer (made runnable by a send): at most two
+				// large events are in flight. A lone event (a reply)
+				// does not yield: the actor is about to wait anyway.
+				runtime.Gosched()
+			}
 			return nil
 		}
 		switch c.policy {
