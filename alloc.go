@@ -20,7 +20,7 @@ import (
 type payloadAlloc struct {
 	msgs  []Message
 	chunk []byte
-	stock *[maxClassShift - minClassShift + 1]*msgStock // released by Batch.Release; allocated on first use
+	stock *releaseStock // stocks taken from stockPools for reuse; allocated on first use
 }
 
 // msgStock is a batch of released messages of one size class: Batch.Release
@@ -58,14 +58,8 @@ func classSize(k int) int { return 1 << (k + minClassShift) }
 // returnStock hands the released messages taken for reuse back to the
 // shared pools (a parking actor keeps none).
 func (p *payloadAlloc) returnStock() {
-	if p.stock == nil {
-		return
-	}
-	for k, s := range p.stock {
-		if s != nil {
-			stockPools[k].Put(s)
-			p.stock[k] = nil
-		}
+	if p.stock != nil {
+		p.stock.flush()
 	}
 }
 
@@ -97,7 +91,7 @@ func (p *payloadAlloc) sized(n int) *Message {
 	}
 	if s, ok := stockPools[k].Get().(*msgStock); ok && len(s.ms) > 0 {
 		if p.stock == nil {
-			p.stock = new([maxClassShift - minClassShift + 1]*msgStock)
+			p.stock = new(releaseStock)
 		}
 		p.stock[k] = s
 		return p.sized(n)
@@ -189,10 +183,12 @@ func (b *Batch) Release() {
 }
 
 // releaseStock collects released messages by size class and hands them to
-// stockPools a stock (up to 64) at a time: the actor then takes them back
-// with one pool operation per stock instead of one per message. Batch.Release
-// uses one for its messages, the callback dispatcher one for the messages
-// released in handlers (only the running dispatcher touches it).
+// stockPools a stock (up to stockSize) at a time: the actor then takes them
+// back with one pool operation per stock instead of one per message.
+// Batch.Release uses one for its messages, the callback dispatcher one for
+// the messages released in handlers (only the running dispatcher touches
+// it), and the actor's payloadAlloc one for the stocks it took (flushed
+// when it parks).
 type releaseStock [maxClassShift - minClassShift + 1]*msgStock
 
 // put recycles m, which its receiver released.
