@@ -507,20 +507,20 @@ func TestIdleDetachDropsBurstState(t *testing.T) {
 	for round, burst := range bursts {
 		step <- struct{}{}
 		got := 0
+		check := func(m *wsactor.Message) {
+			if want := fmt.Sprintf("m%03d", got); string(m.Data) != want {
+				t.Fatalf("round %d: message %q, want %q", round, m.Data, want)
+			}
+			got++
+		}
 		for got < burst {
 			switch e := next(t, c).(type) {
 			case *wsactor.Message:
-				if want := fmt.Sprintf("m%03d", got); string(e.Data) != want {
-					t.Fatalf("round %d: message %q, want %q", round, e.Data, want)
-				}
+				check(e)
 				e.Release()
-				got++
 			case *wsactor.Batch:
 				for _, m := range e.Messages {
-					if want := fmt.Sprintf("m%03d", got); string(m.Data) != want {
-						t.Fatalf("round %d: message %q, want %q", round, m.Data, want)
-					}
-					got++
+					check(m)
 				}
 				e.Release()
 			default:
