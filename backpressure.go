@@ -197,10 +197,11 @@ func (a *actor) waitDrain(n int) {
 	d := 20 * time.Microsecond
 	t := time.NewTimer(d)
 	defer t.Stop()
+	stop := c.stopCh()
 	for len(c.events) >= n && n > 0 {
 		select {
 		case <-t.C:
-		case <-c.stopCh():
+		case <-stop:
 			return
 		}
 		d = min(2*d, 5*time.Millisecond)
