@@ -77,8 +77,8 @@ var errParked = errors.New("wsactor: actor parked")
 // terminal event. It is the only goroutine that reads the socket.
 func (c *Conn) run(ctx context.Context) {
 	hr, err := c.handshake(ctx)
-	c.hs = nil // only the handshake needs it
 	c.mu.Lock()
+	c.hs = nil // only the handshake needs it
 	if c.cancelDial != nil {
 		c.cancelDial()
 		c.cancelDial = nil // the handshake's contexts can be collected

@@ -274,6 +274,116 @@ func TestHandshakeFailures(t *testing.T) {
 	}
 }
 
+// TestHandshakeInterrupted: Abort and a cancelled ctx end the opening
+// handshake at once in both its phases, the TCP dial (a NetDial that waits
+// for its ctx) and the upgrade (a server that reads the request and never
+// answers). The handshake timeout is an hour, so only the interruption can
+// end them, and the error says which one did.
+func TestHandshakeInterrupted(t *testing.T) {
+	t.Parallel()
+	slow := wsactor.WithHandshakeTimeout(time.Hour)
+	// dialing is a NetDial that reports when it is called and then waits
+	// for its ctx (a dial that never completes).
+	dialing := func() (chan struct{}, wsactor.Option) {
+		entered := make(chan struct{})
+		return entered, wsactor.WithNetDial(func(ctx context.Context, _, _ string) (net.Conn, error) {
+			close(entered)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	}
+	// silent is a server that reports each request it read and never answers.
+	silent := func() (chan struct{}, string) {
+		got := make(chan struct{}, 1)
+		url := startRaw(t, func(nc net.Conn) error {
+			if _, _, err := readRequest(nc); err != nil {
+				return err
+			}
+			got <- struct{}{}
+			_ = nc.SetReadDeadline(time.Time{})
+			_, _ = io.Copy(io.Discard, nc) // until the client hangs up
+			return nil
+		}).URL()
+		return got, url
+	}
+	wait := func(t *testing.T, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(waitFor):
+			t.Fatal("the handshake did not get that far")
+		}
+	}
+	abort := func(t *testing.T, url string, reached <-chan struct{}, opts ...wsactor.Option) {
+		t.Helper()
+		c, err := wsactor.New(url, append(opts, slow)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Connect(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wait(t, reached)
+		c.Abort()
+		ev, msgs := terminal(t, c)
+		if e, ok := ev.(*wsactor.Error); !ok || len(msgs) != 0 || !errors.Is(e.Err, wsactor.ErrAborted) {
+			t.Fatalf("terminal = %T %v, want an Error with ErrAborted", ev, ev)
+		}
+	}
+	cancel := func(t *testing.T, url string, reached <-chan struct{}, opts ...wsactor.Option) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			<-reached
+			cancel()
+		}()
+		type result struct {
+			c   *wsactor.Conn
+			err error
+		}
+		res := make(chan result, 1)
+		go func() {
+			c, err := wsactor.Dial(ctx, url, append(opts, slow)...)
+			res <- result{c, err}
+		}()
+		var c *wsactor.Conn
+		var err error
+		select {
+		case r := <-res:
+			c, err = r.c, r.err
+		case <-time.After(waitFor):
+			t.Fatal("Dial did not return after its ctx was cancelled")
+		}
+		if !errors.Is(err, context.Canceled) || errors.Is(err, wsactor.ErrHandshakeTimeout) {
+			t.Fatalf("Dial error = %v, want context.Canceled", err)
+		}
+		if ev, _ := terminal(t, c); ev.(*wsactor.Error).Err != err {
+			t.Fatalf("terminal = %v, want the Dial error", ev)
+		}
+	}
+	t.Run("abort while dialing", func(t *testing.T) {
+		t.Parallel()
+		entered, opt := dialing()
+		abort(t, "ws://127.0.0.1:1/", entered, opt)
+	})
+	t.Run("abort while upgrading", func(t *testing.T) {
+		t.Parallel()
+		got, url := silent()
+		abort(t, url, got)
+	})
+	t.Run("cancel while dialing", func(t *testing.T) {
+		t.Parallel()
+		entered, opt := dialing()
+		cancel(t, "ws://127.0.0.1:1/", entered, opt)
+	})
+	t.Run("cancel while upgrading", func(t *testing.T) {
+		t.Parallel()
+		got, url := silent()
+		cancel(t, url, got)
+	})
+}
+
 func TestTLSEchoWithCA(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -178,11 +178,9 @@ func (c *Conn) Connect(ctx context.Context) error {
 		return ErrAlreadyConnected
 	}
 	c.state.Store(int32(StateConnecting))
-	hctx, cancel := context.WithCancel(ctx)
-	c.cancelDial = cancel
 	c.live++
 	c.group.Go(func() error {
-		c.run(hctx)
+		c.run(ctx)
 		return nil
 	})
 	return nil
@@ -361,7 +359,10 @@ func (c *Conn) Abort() {
 	}
 	c.stopLocked()
 	if c.cancelDial != nil {
-		c.cancelDial()
+		c.cancelDial() // the dial
+	}
+	if c.hs != nil && c.hs.nc != nil {
+		_ = c.hs.nc.Close() // the upgrade
 	}
 	c.closeSocketLocked()
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -33,6 +34,11 @@ type limitConn struct {
 	left int
 }
 
+// SetDeadline ignores gobwas/ws's calls (it clears the deadline around the
+// upgrade when the context it is given can never be done, which is what
+// handshake gives it): handshake sets and clears the socket's deadline itself.
+func (l *limitConn) SetDeadline(time.Time) error { return nil }
+
 func (l *limitConn) Read(p []byte) (int, error) {
 	if l.left <= 0 {
 		return 0, ErrResponseTooLarge
@@ -47,20 +53,57 @@ func (l *limitConn) Read(p []byte) (int, error) {
 
 // handshake dials and upgrades with gobwas/ws. The returned error is
 // already classified (see classifyDialError).
+//
+// The handshake timeout and cancellation cost no goroutine and as few
+// allocations as they can (what a dial leaves behind fragments the heap that
+// thousands of idle connections live in): the TCP (and user NetDial) dial
+// runs under one context with the handshake's deadline, cancelled by Abort;
+// the upgrade runs with the same deadline set on the socket, Abort closes the
+// socket, and only a ctx that can be cancelled gets an AfterFunc. gobwas/ws
+// itself is given a context that is never done and no Timeout, so it starts
+// no watcher goroutine of its own.
 func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	res := &handshakeResult{header: http.Header{}}
 	var statusErr *HandshakeError
 	var lc *limitConn
+	deadline := time.Now().Add(c.lim.handshakeTimeout)
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	c.mu.Lock()
+	if c.aborted {
+		c.mu.Unlock()
+		return nil, ErrAborted
+	}
+	c.cancelDial = cancel
+	c.mu.Unlock()
+	netDial := c.hs.netDial
+	var stop func() bool // stops the AfterFunc that cancels the upgrade
 	d := ws.Dialer{
-		Timeout:         c.lim.handshakeTimeout,
 		Protocols:       c.hs.protocols,
 		Host:            c.hs.host,
-		NetDial:         c.hs.netDial,
 		ReadBufferSize:  readBufSize,
 		WriteBufferSize: 1024,
+		NetDial: func(_ context.Context, network, addr string) (net.Conn, error) {
+			if netDial != nil {
+				return netDial(dctx, network, addr)
+			}
+			var nd net.Dialer
+			return nd.DialContext(dctx, network, addr)
+		},
 		WrapConn: func(nc net.Conn) net.Conn {
 			if nc == nil { // gobwas/ws wraps even a failed dial
 				return nil
+			}
+			_ = nc.SetDeadline(deadline)
+			c.mu.Lock()
+			if c.aborted {
+				_ = nc.Close() // the upgrade fails at once
+			} else {
+				c.hs.nc = nc // Abort closes it
+			}
+			c.mu.Unlock()
+			if ctx.Done() != nil {
+				stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 			}
 			lc = &limitConn{Conn: nc, left: c.lim.maxResponseHead + readBufSize}
 			return lc
@@ -94,10 +137,16 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	if c.logs.on(logDebugHandshake) {
 		c.logs.alog(logDebugHandshake, "opening handshake", strAttr("protocols", fmt.Sprint(c.hs.protocols)))
 	}
-	nc, br, hs, err := d.Dial(ctx, c.hs.url.String())
+	nc, br, hs, err := d.Dial(context.Background(), c.hs.url.String())
+	if stop != nil && !stop() && err == nil {
+		err = ctx.Err() // cancelled as the upgrade ended: the deadline may be spoilt
+	}
 	if err != nil {
 		if nc != nil {
 			_ = nc.Close()
+		}
+		if ne := net.Error(nil); ctx.Err() != nil && errors.As(err, &ne) && ne.Timeout() {
+			err = ctx.Err() // the upgrade was cut short by ctx, not by the handshake timeout
 		}
 		if statusErr != nil {
 			if c.logs.on(logHTTP) {
@@ -111,6 +160,7 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	if lc != nil && nc == net.Conn(lc) {
 		nc = lc.Conn
 	}
+	_ = nc.SetDeadline(time.Time{})
 	if br != nil {
 		if n := br.Buffered(); n > 0 {
 			p, _ := br.Peek(n)

@@ -31,6 +31,8 @@ type config struct {
 	errorLog      []string
 	errorLogSet   bool
 	logger        *slog.Logger
+
+	nc net.Conn // the handshake's socket once dialed (guarded by Conn.mu): Abort closes it
 }
 
 // WithProtocols offers subprotocols to the server, in order of preference.
