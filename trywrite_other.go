@@ -11,7 +11,9 @@ import (
 
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 
-type rawIO struct{}
+type rawIO struct {
+	waited bool // see trywrite_unix.go (never set here: there is no raw read)
+}
 
 type rawWriter struct{}
 
