@@ -30,20 +30,22 @@ type actor struct {
 	h  frameHeader // the frame being handled
 
 	// Message being reassembled.
-	inMsg   bool
-	msgType MessageType
 	msg     []byte
 	cur     *Message // the Message a.msg is being read into, if sized
 	u8      utf8Stream
+	inMsg   bool
+	msgType MessageType
 
-	closeSent  bool // our close frame is queued
-	closeRecvd bool // the peer's close frame arrived
-	peerCode   StatusCode
-	peerReason string
-	failCode   StatusCode // code we failed the connection with, 0 if none
-	failErr    error
+	closeSent    bool // our close frame is queued
+	closeRecvd   bool // the peer's close frame arrived
+	peerCode     StatusCode
+	failCode     StatusCode // code we failed the connection with, 0 if none
+	badPeerClose bool       // the peer's close frame had an invalid code
+	pingOut      bool       // keepalive ping outstanding
+	payFin       bool       // the current data frame ends its message (see payLeft)
+	peerReason   string
+	failErr      error
 
-	pingOut    bool // keepalive ping outstanding
 	alloc      payloadAlloc
 	batch      []*Message // parsed, not yet handed over (see queue)
 	batchBytes int        // payload bytes in batch
@@ -51,11 +53,9 @@ type actor struct {
 	inMsgs, inBytes uint64 // received, not yet added to c.stats (see publish)
 	flight          inflight
 
-	badPeerClose bool // the peer's close frame had an invalid code
-
 	// Read deadlines (see setDeadline). Only the actor touches these.
-	kaDeadline time.Time     // keepalive: when the next ping or the pong is due; zero when off
-	lingerDL   time.Time     // the idle linger deadline set on the socket; zero when none
+	kaDeadline monoTime      // keepalive: when the next ping or the pong is due; zero when off
+	lingerDL   monoTime      // the idle linger deadline set on the socket; zero when none
 	lingerFor  time.Duration // the linger period: idleDetach, doubled per busy period (armLinger)
 	idleReads  uint32        // reads that ended an idle wait
 	armReads   uint32        // idleReads when the linger deadline was set
@@ -64,7 +64,6 @@ type actor struct {
 	// The data frame being read (see payload): a puller may stop between
 	// reads, and whoever runs the actor next goes on from here.
 	payLeft int64 // payload bytes of the current data frame not yet read
-	payFin  bool  // the current data frame ends its message
 
 	pullState // Receive runs the actor in its caller's goroutine (receive.go)
 }
@@ -77,12 +76,10 @@ var errParked = errors.New("wsactor: actor parked")
 // terminal event. It is the only goroutine that reads the socket.
 func (c *Conn) run(ctx context.Context) {
 	hr, err := c.handshake(ctx)
+	hs := c.hs
 	c.mu.Lock()
 	c.hs = nil // only the handshake needs it
-	if c.cancelDial != nil {
-		c.cancelDial()
-		c.cancelDial = nil // the handshake's contexts can be collected
-	}
+	hs.cancel, hs.nc = nil, nil
 	if err == nil && c.aborted {
 		_ = hr.nc.Close()
 		err = ErrAborted
@@ -98,8 +95,8 @@ func (c *Conn) run(ctx context.Context) {
 		if c.logs.on(logFail) {
 			c.logs.alog(logFail, "connection failed", errAttr(err))
 		}
-		c.dialErr = err
-		c.dialEnded()
+		hs.dialErr = err
+		hs.dialEnded()
 		c.finish(&Error{conn: c, Err: err})
 		return
 	}
@@ -138,7 +135,7 @@ func (c *Conn) run(ctx context.Context) {
 	if c.logs.on(logConnect) {
 		c.logs.alog(logConnect, "connected", strAttr("protocol", hr.protocol))
 	}
-	c.dialEnded()
+	hs.dialEnded()
 	if !closing {
 		c.deliverOpen(&Open{conn: c, Protocol: hr.protocol, Extensions: hr.extensions, Header: hr.header})
 	}
@@ -156,12 +153,10 @@ func (c *Conn) run(ctx context.Context) {
 	c.exitMember()
 }
 
-// dialEnded wakes Dial, if it waits (it sets c.opened before Connect), and
-// drops the channel: an open connection keeps no handshake state.
-func (c *Conn) dialEnded() {
-	if c.opened != nil {
-		close(c.opened)
-		c.opened = nil
+// dialEnded wakes Dial, if it waits (it sets opened before Connect).
+func (hs *config) dialEnded() {
+	if hs.opened != nil {
+		close(hs.opened)
 	}
 }
 
@@ -497,12 +492,12 @@ func (a *actor) onTimeout(err error) error {
 	}
 	if a.idleHit.Swap(false) {
 		// interruptIdle came after the wait it was for ended.
-		a.setDeadline(time.Time{})
+		a.setDeadline(0)
 		return nil
 	}
 	if a.wantHit.Swap(false) {
 		// wantActor: a Receive waits for a reply.
-		a.setDeadline(time.Time{})
+		a.setDeadline(0)
 		if !a.pulling && a.goWait.Load()&1 == 1 {
 			return errWanted // in the goroutine's idle read: idleRead gives the actor up
 		}
@@ -512,10 +507,10 @@ func (a *actor) onTimeout(err error) error {
 	closing := !c.closeDeadline.IsZero()
 	real := a.deadlineLocked()
 	c.mu.Unlock()
-	now := time.Now()
+	now := monoNow()
 	// Not the real deadline: the idle linger, or a deadline moved later.
 	if now.Before(real) || (real.IsZero() && !a.lingerDL.IsZero()) {
-		a.setDeadline(time.Time{}) // wait on with the real deadline
+		a.setDeadline(0) // wait on with the real deadline
 		return nil
 	}
 	if closing {
@@ -531,36 +526,36 @@ func (a *actor) onTimeout(err error) error {
 			c.logs.alog(logControl, "keepalive ping sent")
 		}
 		a.kaDeadline = now.Add(c.lim.pongTimeout)
-		a.setDeadline(time.Time{})
+		a.setDeadline(0)
 		return nil
 	}
 	return err
 }
 
 func (a *actor) armKeepalive() {
-	a.kaDeadline = time.Now().Add(a.c.lim.pingInterval)
-	a.setDeadline(time.Time{})
+	a.kaDeadline = monoNow().Add(a.c.lim.pingInterval)
+	a.setDeadline(0)
 }
 
 // setDeadline sets the socket's read deadline to the earliest of the close
 // deadline (or, when not closing, the keepalive deadline) and linger (zero:
 // no linger), and records whether linger is the one set.
-func (a *actor) setDeadline(linger time.Time) {
+func (a *actor) setDeadline(linger monoTime) {
 	c := a.c
 	c.mu.Lock()
 	d := a.deadlineLocked()
-	a.lingerDL = time.Time{}
+	a.lingerDL = 0
 	if !linger.IsZero() && (d.IsZero() || linger.Before(d)) {
 		d, a.lingerDL = linger, linger
 	}
-	_ = c.nc.SetReadDeadline(d)
+	_ = c.nc.SetReadDeadline(d.Time())
 	c.mu.Unlock()
 }
 
 // deadlineLocked is the connection's real read deadline: the close
 // deadline while closing, else the keepalive deadline (zero: none). c.mu is
 // held.
-func (a *actor) deadlineLocked() time.Time {
+func (a *actor) deadlineLocked() monoTime {
 	if d := a.c.closeDeadline; !d.IsZero() {
 		return d
 	}
@@ -600,17 +595,17 @@ func (a *actor) idleWait() error {
 			if err != nil && isTimeout(err) && a.wantHit.Swap(false) {
 				// A Receive waits for a reply (wantActor): it reads
 				// from here on.
-				a.setDeadline(time.Time{})
+				a.setDeadline(0)
 				if a.c.pullWant.Load() > 0 && a.release() {
 					return errParked
 				}
 				continue
 			}
-			if err != nil && isTimeout(err) && !a.lingerDL.IsZero() && !time.Now().Before(a.lingerDL) {
+			if err != nil && isTimeout(err) && !a.lingerDL.IsZero() && !monoNow().Before(a.lingerDL) {
 				if a.idleReads != a.armReads {
 					// Frames arrived during this linger period: a busy
 					// connection. Linger another, longer, period.
-					a.lingerDL = time.Time{}
+					a.lingerDL = 0
 					a.lingerFor = min(2*a.lingerFor, max(backoffCap, a.c.lim.idleDetach))
 					continue
 				}
@@ -631,7 +626,7 @@ func (a *actor) idleWait() error {
 			}
 			// The socket cannot be watched: wait here from now on.
 			a.park.fd = -1
-			a.setDeadline(time.Time{})
+			a.setDeadline(0)
 		case err == nil && n == 0:
 			return io.EOF
 		case err == nil:
@@ -664,7 +659,7 @@ func (a *actor) armLinger() {
 	}
 	a.armReads = a.idleReads
 	a.c.timerOps.Add(1)
-	a.setDeadline(time.Now().Add(a.lingerFor))
+	a.setDeadline(monoNow().Add(a.lingerFor))
 }
 
 // parkIdle hands the actor to the shared poller with its next deadline. It
@@ -680,8 +675,8 @@ func (a *actor) parkIdle() bool {
 	// The expired linger comes off the socket: whoever runs the actor next
 	// (its goroutine, resumed, or a Receive) reads with the real deadline.
 	d := a.deadlineLocked()
-	a.lingerDL = time.Time{}
-	_ = c.nc.SetReadDeadline(d)
+	a.lingerDL = 0
+	_ = c.nc.SetReadDeadline(d.Time())
 	a.trimIdle()
 	return sharedPoller.park(a, d)
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
@@ -20,53 +19,47 @@ import (
 // to the writer (writer.go). All exported methods are safe for concurrent use.
 type Conn struct {
 	hs     *config // handshake options and URL; dropped once the handshake ends
-	lim    limits
+	lim    connLimits
 	policy Policy
-	batch  bool // WithBatchDelivery
 	logs   logs
-	state  atomic.Int32
 	events chan Event
 	w      writer
 	stats  counters
 	cb     atomic.Pointer[callbacks] // made by the first On* registration
 	group  errgroup.Group
 
-	// opened, set by Dial before Connect, is closed (and dropped) when the
-	// opening handshake has ended either way; dialErr holds its error
-	// (written before the close).
-	opened  chan struct{}
-	dialErr error
-
 	act atomic.Pointer[actor] // &ac, set once open; its unpark wakes a parked actor
 	ac  actor                 // the actor's state (only the actor touches it before act is set)
+
+	state atomic.Int32 // a ReadyState
 
 	// Receive (receive.go).
 	pull       atomic.Int32  // pullNone, pullHeld or pullBusy: who runs the actor
 	pullMode   atomic.Bool   // a Receive waited for a reply: an idle actor leaves reading to it
 	pullWant   atomic.Int32  // Receive calls waiting for an event
+	recvStream atomic.Bool   // the last Receive found a message already waiting (a stream)
+	ending     atomic.Bool   // stopped or failed (set under mu before the actor is woken)
 	pulls      atomic.Uint64 // Receive calls that ran the actor
 	recvSent   atomic.Uint64 // stats.msgsOut answered: sent before the last Receive that returned a message
-	recvStream atomic.Bool   // the last Receive found a message already waiting (a stream)
 	timerOps   atomic.Uint64 // hold timer and linger deadline set or fired (tests: they back off)
 	pullReady  chan struct{} // a Receive may take the actor (made by the first Receive)
-	ending     atomic.Bool   // stopped or failed (set under mu before the actor is woken)
 
-	mu             sync.Mutex // guards the fields below
-	nc             net.Conn
-	cancelDial     context.CancelFunc
+	mu             sync.Mutex // guards the fields below but batch
+	batch          bool       // WithBatchDelivery (set by New; placed here to pack with the flags)
 	closeRequested bool
 	closeCode      StatusCode
-	closeReason    string
-	closeDeadline  time.Time
-	stopped        bool          // Close or Abort was called: stop waiting for the consumer
-	stop           chan struct{} // closed when stopped becomes true; made by stopCh
+	stopped        bool // Close or Abort was called: stop waiting for the consumer
 	aborted        bool
-	cause          error // first local failure (write error, abort)
-	live           int   // running goroutines in group
+	ended          bool // every goroutine of the connection has returned
+	nc             net.Conn
+	closeReason    string
+	closeDeadline  monoTime
+	stop           chan struct{} // closed when stopped becomes true; made by stopCh
+	cause          error         // first local failure (write error, abort)
+	live           int           // running goroutines in group
 	protocol       string
 	terminal       Event
 	done           chan struct{} // closed once ended; made by Done
-	ended          bool          // every goroutine of the connection has returned
 }
 
 // New validates url and options and returns an idle connection; nothing
@@ -115,7 +108,7 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 	cfg.url = u
 	c := &Conn{
 		hs:     &cfg,
-		lim:    cfg.lim,
+		lim:    cfg.lim.connLimits,
 		policy: cfg.policy,
 		batch:  cfg.batchDelivery,
 		events: make(chan Event, cfg.lim.eventBuffer+1), // +1: see deliverMessage
@@ -142,8 +135,9 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	hs := c.hs // the actor drops c.hs when the handshake ends
 	opened := make(chan struct{})
-	c.opened = opened // before Connect: the actor closes it (see run)
+	hs.opened = opened // before Connect: the actor closes it (see run)
 	if err := c.Connect(ctx); err != nil {
 		return c, err
 	}
@@ -153,7 +147,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Conn, error) {
 		// The actor sees the same ctx and fails the handshake promptly.
 		<-opened
 	}
-	return c, c.dialErr
+	return c, hs.dialErr
 }
 
 // Connect starts the connection's actor and returns at once; the outcome
@@ -312,7 +306,6 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.state.Store(int32(StateClosed))
 		c.stopLocked()
 		close(c.events)
-		c.dialErr = ErrClosed
 		c.endedLocked()
 		return nil
 	case StateConnecting:
@@ -346,7 +339,6 @@ func (c *Conn) Abort() {
 		c.state.Store(int32(StateClosed))
 		c.stopLocked()
 		close(c.events)
-		c.dialErr = ErrClosed
 		c.endedLocked()
 		return
 	}
@@ -358,11 +350,13 @@ func (c *Conn) Abort() {
 		c.cause = ErrAborted
 	}
 	c.stopLocked()
-	if c.cancelDial != nil {
-		c.cancelDial() // the dial
-	}
-	if c.hs != nil && c.hs.nc != nil {
-		_ = c.hs.nc.Close() // the upgrade
+	if hs := c.hs; hs != nil {
+		if hs.cancel != nil {
+			hs.cancel() // the dial
+		}
+		if hs.nc != nil {
+			_ = hs.nc.Close() // the upgrade
+		}
 	}
 	c.closeSocketLocked()
 }
@@ -401,8 +395,8 @@ func (c *Conn) armCloseTimeoutLocked() {
 	if !c.closeDeadline.IsZero() || c.nc == nil {
 		return
 	}
-	c.closeDeadline = time.Now().Add(c.lim.closeTimeout)
-	_ = c.nc.SetReadDeadline(c.closeDeadline)
+	c.closeDeadline = monoNow().Add(c.lim.closeTimeout)
+	_ = c.nc.SetReadDeadline(c.closeDeadline.Time())
 	c.wakeActorLocked()
 }
 

@@ -66,7 +66,7 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	res := &handshakeResult{header: http.Header{}}
 	var statusErr *HandshakeError
 	var lc *limitConn
-	deadline := time.Now().Add(c.lim.handshakeTimeout)
+	deadline := time.Now().Add(c.hs.lim.handshakeTimeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	c.mu.Lock()
@@ -74,7 +74,7 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 		c.mu.Unlock()
 		return nil, ErrAborted
 	}
-	c.cancelDial = cancel
+	c.hs.cancel = cancel
 	c.mu.Unlock()
 	netDial := c.hs.netDial
 	var stop func() bool // stops the AfterFunc that cancels the upgrade
@@ -105,7 +105,7 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 			if ctx.Done() != nil {
 				stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 			}
-			lc = &limitConn{Conn: nc, left: c.lim.maxResponseHead + readBufSize}
+			lc = &limitConn{Conn: nc, left: c.hs.lim.maxResponseHead + readBufSize}
 			return lc
 		},
 		OnStatusError: func(status int, _ []byte, resp io.Reader) {

@@ -64,9 +64,9 @@ func (t MessageType) String() string {
 // receiver calls Release.
 type Message struct {
 	conn     *Conn
-	own      []byte // buffer of the size class Data lives in (nil: none)
-	released bool
+	own      []byte        // buffer of the size class Data lives in (nil: none)
 	cb       atomic.Uint32 // cbIdle, cbRunning or cbReleased (callbacks.go)
+	released bool
 	Type     MessageType
 	Data     []byte
 }

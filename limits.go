@@ -38,36 +38,45 @@ const (
 // defaultIdleDetach is DefaultIdleDetach; tests may change it (export_test.go).
 var defaultIdleDetach = DefaultIdleDetach
 
-// limits is the resolved set of limits of one connection.
+// limits is the resolved set of limits of one connection. The config
+// keeps all of them; the Conn keeps only connLimits, those it consults
+// once the handshake is over.
 type limits struct {
-	maxMessageSize   int64
+	connLimits
 	handshakeTimeout time.Duration
-	closeTimeout     time.Duration
-	writeTimeout     time.Duration
-	eventBuffer      int
-	eventBytes       int64
-	sendQueue        int
-	sendQueueBytes   int64
 	maxResponseHead  int
-	pingInterval     time.Duration
-	pongTimeout      time.Duration
-	idleDetach       time.Duration // < 0: never
-	holdPeriod       time.Duration // the first hold period (receive.go); tests may change it
+	eventBuffer      int // the channel's capacity (less one) says it after New
+}
+
+// connLimits are the limits an open connection consults.
+type connLimits struct {
+	maxMessageSize int64
+	closeTimeout   time.Duration
+	writeTimeout   time.Duration
+	eventBytes     int64
+	sendQueue      int
+	sendQueueBytes int64
+	pingInterval   time.Duration
+	pongTimeout    time.Duration
+	idleDetach     time.Duration // < 0: never
+	holdPeriod     time.Duration // the first hold period (receive.go); tests may change it
 }
 
 func defaultLimits() limits {
 	return limits{
-		maxMessageSize:   DefaultMaxMessageSize,
+		connLimits: connLimits{
+			maxMessageSize: DefaultMaxMessageSize,
+			closeTimeout:   DefaultCloseTimeout,
+			writeTimeout:   DefaultWriteTimeout,
+			eventBytes:     DefaultEventBytes,
+			sendQueue:      DefaultSendQueue,
+			sendQueueBytes: DefaultSendQueueBytes,
+			idleDetach:     defaultIdleDetach,
+			holdPeriod:     holdPeriod,
+		},
 		handshakeTimeout: DefaultHandshakeTimeout,
-		closeTimeout:     DefaultCloseTimeout,
-		writeTimeout:     DefaultWriteTimeout,
-		eventBuffer:      DefaultEventBuffer,
-		eventBytes:       DefaultEventBytes,
-		sendQueue:        DefaultSendQueue,
-		sendQueueBytes:   DefaultSendQueueBytes,
 		maxResponseHead:  DefaultMaxResponseHeaderBytes,
-		idleDetach:       defaultIdleDetach,
-		holdPeriod:       holdPeriod,
+		eventBuffer:      DefaultEventBuffer,
 	}
 }
 

@@ -32,7 +32,13 @@ type config struct {
 	errorLogSet   bool
 	logger        *slog.Logger
 
-	nc net.Conn // the handshake's socket once dialed (guarded by Conn.mu): Abort closes it
+	// The opening handshake's state (the config lives only as long as it).
+	// opened, set by Dial before Connect, is closed when the handshake has
+	// ended either way; dialErr holds its error (written before the close).
+	opened  chan struct{}
+	dialErr error
+	cancel  context.CancelFunc // cancels the dial (guarded by Conn.mu): Abort
+	nc      net.Conn           // the socket once dialed (guarded by Conn.mu): Abort closes it
 }
 
 // WithProtocols offers subprotocols to the server, in order of preference.

@@ -92,7 +92,7 @@ func (p *poller) closeLocked() {
 // the socket cannot be watched; the actor then waits in the runtime's
 // poller as usual. The caller's goroutine must not touch a once park has
 // returned true: another goroutine may already be running it.
-func (p *poller) park(a *actor, deadline time.Time) bool {
+func (p *poller) park(a *actor, deadline monoTime) bool {
 	ps := &a.park
 	if ps.fd < 0 {
 		return false
@@ -131,7 +131,7 @@ func (p *poller) park(a *actor, deadline time.Time) bool {
 	ps.gen = p.gen
 	p.parked[ps.id] = a
 	if !deadline.IsZero() {
-		d := time.Until(deadline)
+		d := time.Duration(deadline - monoNow())
 		if ps.timer == nil {
 			ps.timer = time.AfterFunc(d, a.unpark)
 		} else {

@@ -5,7 +5,6 @@ package wsactor
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Idle detach needs epoll: elsewhere an idle actor keeps its goroutine,
@@ -20,7 +19,7 @@ var sharedPoller poller
 
 type parkState struct{ fd int }
 
-func (p *poller) park(a *actor, deadline time.Time) bool { return false }
+func (p *poller) park(a *actor, deadline monoTime) bool { return false }
 
 func (p *poller) unpark(a *actor) {}
 

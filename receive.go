@@ -74,13 +74,14 @@ var ErrCallbacks = errors.New("wsactor: callbacks consume this connection's even
 
 // pullState is the part of the actor that Receive uses.
 type pullState struct {
-	pulling bool            // a Receive caller runs the actor
 	pullCtx context.Context // its context (while pulling)
 	pulled  Event           // the event it produced, handed over without the channel
+	pulling bool            // a Receive caller runs the actor
 
-	pullArmed bool   // guarded by c.mu: interruptPull may act
-	pullGen   uint64 // guarded by c.mu: which pull it may act for
-	pullHit   bool   // guarded by c.mu: interruptPull moved the deadline
+	pullArmed bool        // guarded by c.mu: interruptPull may act
+	pullHit   bool        // guarded by c.mu: interruptPull moved the deadline
+	wantHit   atomic.Bool // wantActor moved the read deadline (see goWait)
+	pullGen   uint64      // guarded by c.mu: which pull it may act for
 
 	// The hold timer hands a held actor back when no Receive came for a
 	// whole period (holdTick). It is armed by the release that finds it
@@ -88,6 +89,7 @@ type pullState struct {
 	// (doubling the period) while Receive keeps coming.
 	hold      *time.Timer   // made before the first hold
 	holdArmed atomic.Bool   // hold is pending: release leaves it alone
+	idleHit   atomic.Bool   // interruptIdle moved the read deadline (see waitGen)
 	holdFor   time.Duration // its current period (owned by whoever armed it)
 	holdSeen  uint64        // c.pulls when it was armed or last fired
 	waitSeen  uint64        // waitGen then
@@ -96,13 +98,11 @@ type pullState struct {
 	// deadline; the hold timer tells it to park when it has waited a whole
 	// period (holdTick, interruptIdle).
 	waitGen atomic.Uint64 // odd while a pulling Receive waits in the socket read
-	idleHit atomic.Bool   // interruptIdle moved the read deadline
 
 	// A Receive that waits for a reply while the actor's goroutine waits in
 	// an idle read interrupts that read (wantActor), and the goroutine gives
 	// the actor up to it.
-	goWait  atomic.Uint64 // odd while the actor's goroutine waits in an idle read
-	wantHit atomic.Bool   // wantActor moved the read deadline
+	goWait atomic.Uint64 // odd while the actor's goroutine waits in an idle read
 }
 
 // Receive returns the connection's next event: the same stream, in the same
@@ -309,7 +309,7 @@ func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 		a.pullHit = false
 		c.mu.Unlock()
 		if hit {
-			a.setDeadline(time.Time{}) // the real deadline again
+			a.setDeadline(0) // the real deadline again
 		}
 	}
 	a.pulling, a.pullCtx = false, nil

@@ -39,10 +39,10 @@ type writer struct {
 	closed      bool       // no more data frames: not open yet, close queued or dead
 	closeQueued bool       // the close frame is in buf (or written)
 	closeIn     bool       // the close frame is part of the batch being written
+	closeDone   bool       // the close frame has been written
 	sentCode    StatusCode // code of the close frame we queued
 	sentReason  string
 	written     chan struct{} // closed once the close frame has been written; made by awaitCloseWritten
-	closeDone   bool          // the close frame has been written
 	dead        error         // a write failed or the connection ended
 	space       chan struct{} // closed when room frees up; nil if nobody waits
 	lastSend    time.Duration // when the last Send returned (sinceStart)
@@ -203,8 +203,6 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 // CPU the peer's reply often arrives while our write is still returning
 // (the peer runs at once), so the next request would look like a burst.
 const inlineGap = 2 * time.Microsecond
-
-var processStart = time.Now()
 
 func sinceStart() time.Duration { return time.Since(processStart) }
 
