@@ -106,7 +106,8 @@ func (c *Conn) run(ctx context.Context) {
 	if !closing {
 		c.state.Store(int32(StateOpen))
 	}
-	c.w.open(hr.nc, !closing)
+	rc := rawConnOf(hr.nc) // nil for TLS and wrapped conns
+	c.w.open(hr.nc, rc, !closing)
 	if closing {
 		c.w.enqueueClose(c.closeCode, c.closeReason)
 		c.armCloseTimeoutLocked()
@@ -116,15 +117,11 @@ func (c *Conn) run(ctx context.Context) {
 	a := &c.ac // in Conn: one allocation per connection, not two
 	a.c = c
 	a.rd.nc = hr.nc
-	a.rd.raw = newRawIO(rawConnOf(hr.nc), &a.rd)
-	a.rd.onTimeout = a.onTimeout
-	a.rd.beforeRead = a.flush
+	a.rd.raw = newRawIO(rc, &a.rd)
+	a.rd.a = a
 	a.park.fd = -1
-	if a.rd.raw != nil {
-		a.rd.idle = a.idleRead
-		if c.lim.idleDetach >= 0 {
-			a.park.fd = socketFD(a.rd.raw)
-		}
+	if a.rd.raw != nil && c.lim.idleDetach >= 0 {
+		a.park.fd = socketFD(a.rd.raw)
 	}
 	if len(hr.buffered) > 0 {
 		// Frames the server wrote right after the 101 (contract 12).

@@ -19,17 +19,16 @@ type frameReader struct {
 	arr   *[readBufSize]byte // buf's pooled array, if it came from readBufPool
 	r, w  int
 	reads uint32 // reads from the raw socket that returned bytes
-	// onTimeout is called when a read hits its deadline; it returns nil to
-	// retry the read (keepalive ping sent, deadline moved) or the error that
-	// ends the connection.
-	onTimeout func(error) error
-	// beforeRead is called before every socket read, which may block: the
-	// actor hands over the messages it batched.
-	beforeRead func() error
-	// idle, when set, replaces readIdle on the idle path of header: the
-	// actor's idleRead, which may hand the read to a Receive or park the
-	// actor (idle detach).
-	idle func() error
+	// a is the actor it reads for (a pointer, not three method values:
+	// those would be three allocations every connection keeps):
+	//   - a.flush runs before every socket read, which may block: the
+	//     actor hands over the messages it batched;
+	//   - a.onTimeout is called when a read hits its deadline; it returns
+	//     nil to retry the read (keepalive ping sent, deadline moved) or
+	//     the error that ends the connection;
+	//   - a.idleRead replaces readIdle on the idle path of header: it may
+	//     hand the read to a Receive or park the actor (idle detach).
+	a *actor
 }
 
 const readBufSize = 4096
@@ -60,7 +59,7 @@ func (f *frameReader) peek() bool {
 
 // readMore reads once from the socket into the free part of the buffer.
 func (f *frameReader) readMore() error {
-	if err := f.beforeRead(); err != nil {
+	if err := f.a.flush(); err != nil {
 		return err
 	}
 	if f.r == f.w && f.raw != nil {
@@ -132,8 +131,8 @@ func (f *frameReader) readIdle() error {
 }
 
 func (f *frameReader) timeout(err error) error {
-	if isTimeout(err) && f.onTimeout != nil {
-		return f.onTimeout(err)
+	if isTimeout(err) && f.a != nil {
+		return f.a.onTimeout(err)
 	}
 	return err
 }
@@ -160,16 +159,10 @@ func (f *frameReader) header(h *frameHeader) error {
 	if f.r == f.w && f.raw != nil {
 		// The idle path: wait for the next frame with as few frames on
 		// the stack as possible (see actor.loop).
-		if err := f.beforeRead(); err != nil {
+		if err := f.a.flush(); err != nil {
 			return err
 		}
-		var err error
-		if f.idle != nil {
-			err = f.idle()
-		} else {
-			err = f.readIdle()
-		}
-		if err != nil {
+		if err := f.a.idleRead(); err != nil {
 			return err
 		}
 	}
@@ -249,7 +242,7 @@ func (f *frameReader) read(p []byte) (int, error) {
 				return n, nil
 			}
 		}
-		if err := f.beforeRead(); err != nil {
+		if err := f.a.flush(); err != nil {
 			return 0, err
 		}
 		for {

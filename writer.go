@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -109,10 +110,10 @@ func (w *writer) init(c *Conn) {
 // open attaches the socket and starts accepting data frames. Nothing can
 // be queued before: Send needs StateOpen, and the close frame of a Close
 // called during the handshake is queued by the actor after open.
-func (w *writer) open(nc net.Conn, acceptData bool) {
+func (w *writer) open(nc net.Conn, rc syscall.RawConn, acceptData bool) {
 	w.mu.Lock()
 	w.nc = nc
-	w.raw = newRawWriter(rawConnOf(nc))
+	w.raw = newRawWriter(rc)
 	w.closed = !acceptData
 	w.mu.Unlock()
 }
