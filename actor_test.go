@@ -926,6 +926,33 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestEventBufferDefault: the channel holds DefaultEventBuffer events, or
+// DefaultBatchEventBuffer with WithBatchDelivery, plus the terminal slot;
+// WithEventBuffer wins in either order.
+func TestEventBufferDefault(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		opts []wsactor.Option
+		want int
+	}{
+		{nil, wsactor.DefaultEventBuffer + 1},
+		{[]wsactor.Option{wsactor.WithBatchDelivery()}, wsactor.DefaultBatchEventBuffer + 1},
+		{[]wsactor.Option{wsactor.WithBatchDelivery(), wsactor.WithEventBuffer(100)}, 101},
+		{[]wsactor.Option{wsactor.WithEventBuffer(100), wsactor.WithBatchDelivery()}, 101},
+		{[]wsactor.Option{wsactor.WithEventBuffer(3)}, 4},
+	}
+	for i, tc := range cases {
+		c, err := wsactor.New("ws://127.0.0.1:1/", tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(c.Events()); got != tc.want {
+			t.Errorf("case %d: channel capacity %d, want %d", i, got, tc.want)
+		}
+		c.Abort()
+	}
+}
+
 func TestNewValidation(t *testing.T) {
 	t.Parallel()
 	var ce *wsactor.ConfigError

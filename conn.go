@@ -89,6 +89,9 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 	if err := validateProtocols(cfg.protocols); err != nil {
 		return nil, err
 	}
+	if cfg.batchDelivery && !cfg.eventBufferSet {
+		cfg.lim.eventBuffer = DefaultBatchEventBuffer
+	}
 	if err := cfg.lim.validate(); err != nil {
 		return nil, err
 	}

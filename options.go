@@ -18,19 +18,20 @@ import (
 type Option func(*config)
 
 type config struct {
-	url           *url.URL // set by New
-	protocols     []string
-	header        http.Header
-	host          string
-	tlsConfig     *tls.Config
-	netDial       func(ctx context.Context, network, addr string) (net.Conn, error)
-	lim           limits
-	policy        Policy
-	batchDelivery bool
-	accessLog     []string
-	errorLog      []string
-	errorLogSet   bool
-	logger        *slog.Logger
+	url            *url.URL // set by New
+	protocols      []string
+	header         http.Header
+	host           string
+	tlsConfig      *tls.Config
+	netDial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	lim            limits
+	policy         Policy
+	batchDelivery  bool
+	eventBufferSet bool // WithEventBuffer was given
+	accessLog      []string
+	errorLog       []string
+	errorLogSet    bool
+	logger         *slog.Logger
 
 	// The opening handshake's state (the config lives only as long as it).
 	// opened, set by Dial before Connect, is closed when the handshake has
@@ -95,9 +96,11 @@ func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.lim.c
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.lim.writeTimeout = d } }
 
 // WithEventBuffer sets how many events the Events() channel holds (default
-// 32). The channel has one more slot, kept for the terminal event; under the
-// Block policy a message may take it too.
-func WithEventBuffer(n int) Option { return func(c *config) { c.lim.eventBuffer = n } }
+// 32, or 8 with WithBatchDelivery). The channel has one more slot, kept for
+// the terminal event; under the Block policy a message may take it too.
+func WithEventBuffer(n int) Option {
+	return func(c *config) { c.lim.eventBuffer, c.eventBufferSet = n, true }
+}
 
 // WithEventBytes sets the byte budget of messages delivered to the channel
 // but not yet received (default 64 MiB). A single message larger than the
@@ -114,8 +117,10 @@ func WithSendQueue(messages int, bytes int64) Option {
 // WithBatchDelivery lets the connection deliver a *Batch event holding
 // several messages when more than one is ready at once (a backlog), instead
 // of one Message event each. For consumers of high-rate streams of small
-// messages: it divides the channel operations and wake-ups by up to 64.
+// messages: it divides the channel operations and wake-ups by up to 256.
 // Callbacks are unaffected (OnMessage runs for each message of a batch).
+// Unless WithEventBuffer says otherwise, the channel then holds
+// DefaultBatchEventBuffer (8) events.
 func WithBatchDelivery() Option { return func(c *config) { c.batchDelivery = true } }
 
 // WithMaxResponseHeaderBytes bounds the handshake response's status line and
