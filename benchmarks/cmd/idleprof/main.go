@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -27,8 +28,10 @@ import (
 func main() {
 	url := flag.String("url", "", "")
 	n := flag.Int("n", 2000, "")
-	evbuf := flag.Int("eventbuf", wsactor.DefaultEventBuffer, "WithEventBuffer")
+	evbuf := flag.Int("eventbuf", 0, "WithEventBuffer (0: the default)")
+	timeout := flag.Duration("timeout", 0, "dial with a context.WithTimeout of this (as compare does); 0: context.Background()")
 	cb := flag.Bool("cb", false, "consume through callbacks (no goroutine per connection)")
+	bySize := flag.Bool("bysize", false, "print live and freed objects per size class (per connection)")
 	msgs := flag.Int("msgs", 0, "round trips of 16 B messages on each connection before it goes idle (the consumer releases what it receives)")
 	flag.Parse()
 	if os.Getenv("PROF") != "" {
@@ -41,7 +44,16 @@ func main() {
 	runtime.ReadMemStats(&ms0)
 	rss0 := rss()
 	for i := 0; i < *n; i++ {
-		c, err := wsactor.Dial(context.Background(), *url, wsactor.WithMaxMessageSize(16<<20), wsactor.WithBatchDelivery(), wsactor.WithEventBuffer(*evbuf))
+		opts := []wsactor.Option{wsactor.WithMaxMessageSize(16 << 20), wsactor.WithBatchDelivery()}
+		if *evbuf > 0 {
+			opts = append(opts, wsactor.WithEventBuffer(*evbuf))
+		}
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if *timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, *timeout)
+		}
+		c, err := wsactor.Dial(ctx, *url, opts...)
+		cancel()
 		if err != nil {
 			panic(err)
 		}
@@ -88,7 +100,21 @@ func main() {
 	fmt.Printf("rss/conn %.0f heapAlloc %.0f heapInuse %.0f stackInuse %.0f mspan %.0f gcsys %.0f other %.0f buckhash %.0f\n",
 		(rss1-rss0)/float64(*n), d(ms0.HeapAlloc, ms1.HeapAlloc), d(ms0.HeapInuse, ms1.HeapInuse), d(ms0.StackInuse, ms1.StackInuse),
 		d(ms0.MSpanInuse, ms1.MSpanInuse), d(ms0.GCSys, ms1.GCSys), d(ms0.OtherSys, ms1.OtherSys), d(ms0.BuckHashSys, ms1.BuckHashSys))
+	ss := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+	metrics.Read(ss)
+	fmt.Printf("starting stack %d B\n", ss[0].Value.Uint64())
 	fmt.Printf("heap/conn %.0f B stack/conn %.0f B goroutines %d\n", float64(ms1.HeapAlloc-ms0.HeapAlloc)/float64(*n), float64(ms1.StackInuse-ms0.StackInuse)/float64(*n), runtime.NumGoroutine())
+	if *bySize {
+		fmt.Printf("%6s %8s %8s %8s\n", "class", "live", "freed", "liveB")
+		for i := range ms1.BySize {
+			a, b := ms0.BySize[i], ms1.BySize[i]
+			live := float64((b.Mallocs-b.Frees)-(a.Mallocs-a.Frees)) / float64(*n)
+			freed := float64(b.Frees-a.Frees) / float64(*n)
+			if live > 0.05 || freed > 0.05 {
+				fmt.Printf("%6d %8.2f %8.2f %8.0f\n", b.Size, live, freed, live*float64(b.Size))
+			}
+		}
+	}
 	if os.Getenv("PROF") != "" {
 		f, err := os.Create("/tmp/idle.heap")
 		if err != nil {
