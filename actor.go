@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -25,9 +27,9 @@ const (
 // actor is the state the actor goroutine keeps while reading. Only that
 // goroutine touches it.
 type actor struct {
-	c  *Conn
-	rd frameReader
-	h  frameHeader // the frame being handled
+	c *Conn
+	*actorHot
+	rc syscall.RawConn // the socket's, for the reader (nil for TLS, wrapped conns, non-Unix)
 
 	// Message being reassembled.
 	msg     []byte
@@ -46,12 +48,7 @@ type actor struct {
 	peerReason   string
 	failErr      error
 
-	alloc      payloadAlloc
-	batch      []*Message // parsed, not yet handed over (see queue)
-	batchBytes int        // payload bytes in batch
-
-	inMsgs, inBytes uint64 // received, not yet added to c.stats (see publish)
-	flight          inflight
+	flight inflight
 
 	// Read deadlines (see setDeadline). Only the actor touches these.
 	kaDeadline monoTime      // keepalive: when the next ping or the pong is due; zero when off
@@ -66,6 +63,68 @@ type actor struct {
 	payLeft int64 // payload bytes of the current data frame not yet read
 
 	pullState // Receive runs the actor in its caller's goroutine (receive.go)
+}
+
+// actorHot is the actor's reading state: what it needs only while it runs
+// (reads frames, builds and batches messages). An actor that parks in the
+// shared poller gives it back to hotPool and takes one again when it
+// resumes (takeHot), so an idle connection keeps none of it, and the raw
+// socket helper in it comes with its read functions already bound. An actor
+// that never parks (TLS, wrapped conns, non-Unix, idle detach off) keeps
+// its own.
+type actorHot struct {
+	rd    frameReader
+	rawv  rawIO       // rd.raw points here when the socket is raw
+	h     frameHeader // the frame being handled
+	alloc payloadAlloc
+
+	batch      []*Message // parsed, not yet handed over (see queue)
+	batchBytes int        // payload bytes in batch
+
+	inMsgs, inBytes uint64 // received, not yet added to c.stats (see publish)
+}
+
+var hotPool = sync.Pool{New: func() any { return new(actorHot) }}
+
+// takeHot gives the actor that is about to run its reading state.
+func (a *actor) takeHot() {
+	if a.actorHot != nil {
+		return
+	}
+	h := hotPool.Get().(*actorHot)
+	h.rd.nc, h.rd.a = a.c.nc, a
+	if a.rc != nil {
+		h.rawv.init(a.rc, &h.rd)
+		h.rd.raw = &h.rawv
+	}
+	a.actorHot = h
+}
+
+// dropHot detaches the reading state of an actor about to park, or
+// returns nil (and keeps it) when it holds anything the next run needs:
+// bytes read but not parsed, messages not handed over, an error a peek
+// saw. The caller puts it back in hotPool once the actor is parked, or
+// gives it back to the actor if it could not park.
+func (a *actor) dropHot() *actorHot {
+	h := a.actorHot
+	if h == nil || h.rd.buffered() > 0 || len(h.batch) > 0 || h.inMsgs > 0 || h.rawv.hasPending() {
+		return nil
+	}
+	a.actorHot = nil
+	return h
+}
+
+// putHot returns h to hotPool, empty.
+func putHot(h *actorHot) {
+	h.rd.releaseBuf()
+	h.alloc.returnStock()
+	stock := h.alloc.stock // empty: kept for the next actor
+	h.rawv.reset()
+	h.rd = frameReader{}
+	h.h = frameHeader{}
+	h.alloc = payloadAlloc{stock: stock}
+	h.batch, h.batchBytes = nil, 0
+	hotPool.Put(h)
 }
 
 // errParked ends a read loop whose actor parked in the shared poller: the
@@ -116,12 +175,11 @@ func (c *Conn) run(ctx context.Context) {
 
 	a := &c.ac // in Conn: one allocation per connection, not two
 	a.c = c
-	a.rd.nc = hr.nc
-	a.rd.raw = newRawIO(rc, &a.rd)
-	a.rd.a = a
+	a.rc = rc
+	a.takeHot()
 	a.park.fd = -1
-	if a.rd.raw != nil && c.lim.idleDetach >= 0 {
-		a.park.fd = socketFD(a.rd.raw)
+	if rc != nil && c.lim.idleDetach >= 0 {
+		a.park.fd = socketFD(rc)
 	}
 	if len(hr.buffered) > 0 {
 		// Frames the server wrote right after the 101 (contract 12).
@@ -174,11 +232,13 @@ func (a *actor) loop() error {
 	// This frame stays small: it is on the stack, with the read below it,
 	// for the whole idle life of a connection, and a small idle stack lets
 	// the runtime shrink the goroutine's stack to its minimum.
+	a.takeHot() // a resumed actor gave its reading state back when it parked
 	if err := a.resume(); err != nil {
 		return err
 	}
+	h := a.actorHot // kept until the loop ends (parking ends it)
 	for {
-		if err := a.rd.header(&a.h); err != nil {
+		if err := h.rd.header(&h.h); err != nil {
 			return a.headerError(err)
 		}
 		if err := a.frame(); err != nil {
@@ -675,7 +735,19 @@ func (a *actor) parkIdle() bool {
 	a.lingerDL = 0
 	_ = c.nc.SetReadDeadline(d.Time())
 	a.trimIdle()
-	return sharedPoller.park(a, d)
+	h := a.dropHot()
+	if !sharedPoller.park(a, d) {
+		if h != nil {
+			a.actorHot = h
+		}
+		return false
+	}
+	// Parked: another goroutine may run the actor already (with reading
+	// state of its own); this one only unwinds, touching none of h.
+	if h != nil {
+		putHot(h)
+	}
+	return true
 }
 
 // trimIdle lets a parking actor drop what it keeps only for speed while
@@ -818,13 +890,14 @@ const (
 // before any socket read that may wait, so batching never delays a message
 // while the actor waits for the network.
 func (a *actor) queue(m *Message) error {
-	if !a.pulling && len(a.batch) < maxBatch && a.batchBytes < maxBatchBytes &&
-		(a.rd.buffered() > 0 || (len(m.Data) >= readBufSize && a.rd.peek())) {
+	h := a.actorHot // one load for the fields below (per message)
+	if !a.pulling && len(h.batch) < maxBatch && h.batchBytes < maxBatchBytes &&
+		(h.rd.buffered() > 0 || (len(m.Data) >= readBufSize && h.rd.peek())) {
 		// More is waiting (for a large message, whose payload was read
 		// straight from the socket, a non-blocking read tells: one
 		// syscall is cheap next to a consumer wake-up per message).
-		a.batch = append(a.batch, m)
-		a.batchBytes += len(m.Data)
+		h.batch = append(h.batch, m)
+		h.batchBytes += len(m.Data)
 		return nil
 	}
 	if err := a.flush(); err != nil { // publishes the counters too

@@ -15,6 +15,9 @@ func ParkedKeeps(c *Conn) (ring, batch, stocks int) {
 	if a.park.id == 0 || p.parked[a.park.id] != a {
 		return -1, -1, -1
 	}
+	if a.actorHot == nil {
+		return len(a.flight.sizes), 0, 0 // its reading state went back to hotPool
+	}
 	if a.alloc.stock != nil {
 		for _, s := range a.alloc.stock {
 			if s != nil {
@@ -23,4 +26,18 @@ func ParkedKeeps(c *Conn) (ring, batch, stocks int) {
 		}
 	}
 	return len(a.flight.sizes), cap(a.batch), stocks
+}
+
+// ParkedHot reports whether c's parked actor still holds its reading state
+// (actorHot) rather than having given it back to hotPool; false if it is
+// not parked.
+func ParkedHot(c *Conn) bool {
+	a := c.act.Load()
+	if a == nil {
+		return false
+	}
+	p := &sharedPoller
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return a.park.id != 0 && p.parked[a.park.id] == a && a.actorHot != nil
 }

@@ -459,8 +459,9 @@ func TestIdleDetachPollerFailure(t *testing.T) {
 }
 
 // A parked actor keeps nothing it holds only for speed while messages flow
-// (in-flight ring, batch array, released messages taken for reuse), and
-// makes them again for the next burst. An actor that parks while its last
+// (in-flight ring, batch array, released messages taken for reuse), nor
+// its reading state (frame reader, raw socket helper: back to a pool), and
+// makes or takes them again for the next burst. An actor that parks while its last
 // events still wait in the channel keeps the ring (it accounts for them)
 // until its next wake-up: here a ping, sent once every event is consumed.
 func TestIdleDetachDropsBurstState(t *testing.T) {
@@ -534,6 +535,9 @@ func TestIdleDetachDropsBurstState(t *testing.T) {
 		awaitParked(t, c)
 		if ring, batch, stocks := wsactor.ParkedKeeps(c); ring != 0 || batch != 0 || stocks != 0 {
 			t.Fatalf("round %d: parked actor keeps a %d-slot ring, a %d-slot batch array, %d stocks", round, ring, batch, stocks)
+		}
+		if wsactor.ParkedHot(c) {
+			t.Fatalf("round %d: parked actor keeps its reading state", round)
 		}
 	}
 }

@@ -231,12 +231,12 @@ func (p *poller) wait(f *os.File, rc syscall.RawConn) {
 }
 
 // socketFD returns the descriptor behind rc, or -1.
-func socketFD(r *rawIO) int {
-	if r == nil {
+func socketFD(rc syscall.RawConn) int {
+	if rc == nil {
 		return -1
 	}
 	fd := -1
-	if err := r.rc.Control(func(s uintptr) { fd = int(s) }); err != nil {
+	if err := rc.Control(func(s uintptr) { fd = int(s) }); err != nil {
 		return -1
 	}
 	return fd

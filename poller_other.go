@@ -5,6 +5,7 @@ package wsactor
 import (
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Idle detach needs epoll: elsewhere an idle actor keeps its goroutine,
@@ -25,5 +26,5 @@ func (p *poller) unpark(a *actor) {}
 
 func (p *poller) take(a *actor) bool { return false }
 
-func socketFD(r *rawIO) int              { return -1 }
+func socketFD(syscall.RawConn) int       { return -1 }
 func (p *poller) isParked(a *actor) bool { return false }

@@ -259,7 +259,7 @@ func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
 // takeHeld is take for a held actor only (never on TLS or a wrapped conn:
 // there the actor always reads in its goroutine).
 func (a *actor) takeHeld() bool {
-	return a.rd.raw != nil && a.c.pull.CompareAndSwap(pullHeld, pullBusy)
+	return a.rc != nil && a.c.pull.CompareAndSwap(pullHeld, pullBusy)
 }
 
 // take makes the caller the actor's runner if the actor is held or parked
@@ -269,7 +269,7 @@ func (a *actor) take() bool {
 	if a.takeHeld() {
 		return true
 	}
-	if a.rd.raw != nil && c.pull.Load() == pullNone && sharedPoller.take(a) {
+	if a.rc != nil && c.pull.Load() == pullNone && sharedPoller.take(a) {
 		c.pull.Store(pullBusy)
 		return true
 	}
@@ -293,6 +293,7 @@ func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 		c.mu.Unlock()
 		stop = context.AfterFunc(ctx, func() { a.interruptPull(gen) })
 	}
+	a.takeHot() // taken from the shared poller: it gave its reading state back
 	reads := a.rd.reads
 	err := a.pullFrames()
 	if a.rd.reads != reads {
@@ -347,6 +348,7 @@ func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 // event waits.
 func (a *actor) pullFrames() error {
 	c := a.c
+	h := a.actorHot // a pulling actor does not park before this returns
 	for a.pulled == nil && len(c.events) == 0 {
 		if a.closeSent || a.closeRecvd {
 			return errHandoff
@@ -357,7 +359,7 @@ func (a *actor) pullFrames() error {
 			}
 			continue
 		}
-		if err := a.rd.header(&a.h); err != nil {
+		if err := h.rd.header(&h.h); err != nil {
 			return a.headerError(err)
 		}
 		if err := a.frame(); err != nil {

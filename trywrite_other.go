@@ -18,9 +18,12 @@ type rawIO struct {
 type rawWriter struct{}
 
 func newRawIO(syscall.RawConn, *frameReader) *rawIO  { return nil }
+func (*rawIO) init(syscall.RawConn, *frameReader)    {}
+func (*rawIO) reset()                                {}
 func newRawWriter(syscall.RawConn) *rawWriter        { return nil }
 func (*rawIO) tryRead() (int, error)                 { return 0, nil }
 func (*rawIO) readNow() (int, bool, error)           { return 0, false, nil }
 func (*rawIO) readNowInto([]byte) (int, bool, error) { return 0, false, nil }
 func (*rawIO) peek() int                             { return 0 }
 func (*rawWriter) tryWrite(b []byte) (int, error)    { return 0, nil }
+func (*rawIO) hasPending() bool                      { return false }

@@ -43,10 +43,29 @@ func newRawIO(rc syscall.RawConn, fr *frameReader) *rawIO {
 	if rc == nil {
 		return nil
 	}
-	r := &rawIO{rc: rc, fr: fr}
-	r.readFn = r.readOnce
-	r.pollFn = r.readNoWait
+	r := &rawIO{}
+	r.init(rc, fr)
 	return r
+}
+
+// init readies r (new, or reset) to read rc into fr's buffer. The read
+// functions are method values bound to r once: an actorHot taken from the
+// pool brings them along.
+func (r *rawIO) init(rc syscall.RawConn, fr *frameReader) {
+	r.rc, r.fr = rc, fr
+	if r.readFn == nil {
+		r.readFn = r.readOnce
+		r.pollFn = r.readNoWait
+	}
+}
+
+// hasPending reports an error a peek saw and the next read returns.
+func (r *rawIO) hasPending() bool { return r.pending != nil }
+
+// reset forgets the socket (r goes back to hotPool) but keeps the bound
+// read functions.
+func (r *rawIO) reset() {
+	*r = rawIO{readFn: r.readFn, pollFn: r.pollFn}
 }
 
 // rawWriter writes to a raw socket without waiting (the writer's inline
