@@ -65,6 +65,15 @@ type actor struct {
 	pullState // Receive runs the actor in its caller's goroutine (receive.go)
 }
 
+// act returns the connection's actor once it runs its read loop (its
+// unpark wakes it when parked), nil before.
+func (c *Conn) act() *actor {
+	if c.actOn.Load() {
+		return &c.ac
+	}
+	return nil
+}
+
 // actorHot is the actor's reading state: what it needs only while it runs
 // (reads frames, builds and batches messages). An actor that parks in the
 // shared poller gives it back to hotPool and takes one again when it
@@ -166,9 +175,9 @@ func (c *Conn) run(ctx context.Context) {
 		c.state.Store(int32(StateOpen))
 	}
 	rc := rawConnOf(hr.nc) // nil for TLS and wrapped conns
-	c.w.open(hr.nc, rc, !closing)
+	c.w.open(rc, !closing)
 	if closing {
-		c.w.enqueueClose(c.closeCode, c.closeReason)
+		c.w.enqueueClose(c.closeCode, hs.closeReason)
 		c.armCloseTimeoutLocked()
 	}
 	c.mu.Unlock()
@@ -202,7 +211,7 @@ func (c *Conn) run(ctx context.Context) {
 	// should not keep that stack for its whole life.
 	c.mu.Lock()
 	c.live++
-	c.act.Store(a)
+	c.actOn.Store(true)
 	c.mu.Unlock()
 	c.group.Go(a.readSide)
 	c.exitMember()

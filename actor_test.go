@@ -672,7 +672,7 @@ func TestCloseSemantics(t *testing.T) {
 			t.Fatalf("Send after close = %v", err)
 		}
 	})
-	t.Run("close before open sends the user's code", func(t *testing.T) {
+	t.Run("close before open sends the user's code and reason", func(t *testing.T) {
 		t.Parallel()
 		release := make(chan struct{})
 		url := startRaw(t, func(nc net.Conn) error {
@@ -684,8 +684,12 @@ func TestCloseSemantics(t *testing.T) {
 			if _, err := io.WriteString(nc, response101(accept)); err != nil {
 				return err
 			}
-			if err := expectClose(nc, 4002); err != nil {
+			f, err := readClientFrame(nc)
+			if err != nil {
 				return err
+			}
+			if code, reason := ws.ParseCloseFrameData(f.Payload); f.Header.OpCode != ws.OpClose || code != 4002 || reason != "early" {
+				return fmt.Errorf("client sent %v %d %q, want close 4002 \"early\"", f.Header.OpCode, code, reason)
 			}
 			_, err = nc.Write(closeFrame(4002, ""))
 			return err

@@ -127,7 +127,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 		// for the terminal event, so ending never drops a message that the
 		// policy chose to keep.
 		limit := cap(c.events)
-		if c.policy != Block {
+		if Policy(c.policy) != Block {
 			limit--
 		}
 		fits := n < limit && (n == 0 || f.bytes+size <= budget)
@@ -149,7 +149,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 			}
 			return nil
 		}
-		switch c.policy {
+		switch Policy(c.policy) {
 		case DropNewest:
 			c.stats.dropped.Add(1)
 			return nil

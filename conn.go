@@ -20,7 +20,6 @@ import (
 type Conn struct {
 	hs     *config // handshake options and URL; dropped once the handshake ends
 	lim    connLimits
-	policy Policy
 	logs   logs
 	events chan Event
 	w      writer
@@ -28,10 +27,11 @@ type Conn struct {
 	cb     atomic.Pointer[callbacks] // made by the first On* registration
 	group  errgroup.Group
 
-	act atomic.Pointer[actor] // &ac, set once open; its unpark wakes a parked actor
-	ac  actor                 // the actor's state (only the actor touches it before act is set)
+	ac actor // the actor's state (only the actor touches it before actOn is set)
 
-	state atomic.Int32 // a ReadyState
+	state    atomic.Int32  // a ReadyState
+	actOn    atomic.Bool   // the actor runs its read loop: act returns it
+	timerOps atomic.Uint32 // hold timer and linger deadline set or fired (tests: they back off)
 
 	// Receive (receive.go).
 	pull       atomic.Int32  // pullNone, pullHeld or pullBusy: who runs the actor
@@ -41,18 +41,17 @@ type Conn struct {
 	ending     atomic.Bool   // stopped or failed (set under mu before the actor is woken)
 	pulls      atomic.Uint64 // Receive calls that ran the actor
 	recvSent   atomic.Uint64 // stats.msgsOut answered: sent before the last Receive that returned a message
-	timerOps   atomic.Uint64 // hold timer and linger deadline set or fired (tests: they back off)
 	pullReady  chan struct{} // a Receive may take the actor (made by the first Receive)
 
-	mu             sync.Mutex // guards the fields below but batch
+	mu             sync.Mutex // guards the fields below but batch and policy
 	batch          bool       // WithBatchDelivery (set by New; placed here to pack with the flags)
+	policy         uint8      // the inbound Policy (set by New; a byte, to pack with the flags)
 	closeRequested bool
-	closeCode      StatusCode
 	stopped        bool // Close or Abort was called: stop waiting for the consumer
 	aborted        bool
-	ended          bool // every goroutine of the connection has returned
-	nc             net.Conn
-	closeReason    string
+	ended          bool       // every goroutine of the connection has returned
+	closeCode      StatusCode // with closeRequested
+	nc             net.Conn   // set once, before the actor and the writer use it (they read it unlocked)
 	closeDeadline  monoTime
 	stop           chan struct{} // closed when stopped becomes true; made by stopCh
 	cause          error         // first local failure (write error, abort)
@@ -112,7 +111,7 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 	c := &Conn{
 		hs:     &cfg,
 		lim:    cfg.lim.connLimits,
-		policy: cfg.policy,
+		policy: uint8(cfg.policy),
 		batch:  cfg.batchDelivery,
 		events: make(chan Event, cfg.lim.eventBuffer+1), // +1: see deliverMessage
 	}
@@ -312,12 +311,15 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		c.endedLocked()
 		return nil
 	case StateConnecting:
-		c.closeRequested, c.closeCode, c.closeReason = true, code, reason
+		c.closeRequested, c.closeCode = true, code
+		if c.hs != nil {
+			c.hs.closeReason = reason // sent once the handshake is over (run)
+		}
 		c.state.Store(int32(StateClosing))
 		c.stopLocked()
 		return nil
 	case StateOpen:
-		c.closeRequested, c.closeCode, c.closeReason = true, code, reason
+		c.closeRequested, c.closeCode = true, code
 		if !c.w.enqueueClose(code, reason) {
 			return nil // the actor is already closing
 		}
@@ -377,7 +379,7 @@ func (c *Conn) closeSocketLocked() {
 // held between Receive calls, so that it sees what just changed (socket
 // closed, close deadline set).
 func (c *Conn) wakeActorLocked() {
-	if a := c.act.Load(); a != nil {
+	if a := c.act(); a != nil {
 		a.unpark()
 	}
 }

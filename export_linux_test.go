@@ -5,7 +5,7 @@ package wsactor
 // stocks of released messages; -1s if it is not parked. It looks under the
 // poller's lock, which any resume takes first.
 func ParkedKeeps(c *Conn) (ring, batch, stocks int) {
-	a := c.act.Load()
+	a := c.act()
 	if a == nil {
 		return -1, -1, -1
 	}
@@ -32,7 +32,7 @@ func ParkedKeeps(c *Conn) (ring, batch, stocks int) {
 // (actorHot) rather than having given it back to hotPool; false if it is
 // not parked.
 func ParkedHot(c *Conn) bool {
-	a := c.act.Load()
+	a := c.act()
 	if a == nil {
 		return false
 	}

@@ -21,7 +21,7 @@ func init() {
 // Parked reports whether c's actor is parked in the shared poller (its
 // goroutine gone).
 func Parked(c *Conn) bool {
-	a := c.act.Load()
+	a := c.act()
 	if a == nil {
 		return false
 	}
@@ -71,4 +71,4 @@ func WithHoldPeriod(d time.Duration) Option {
 
 // TimerOps counts the times c's hold timer or idle linger deadline was set
 // or fired (they back off on a busy connection).
-func TimerOps(c *Conn) uint64 { return c.timerOps.Load() }
+func TimerOps(c *Conn) uint64 { return uint64(c.timerOps.Load()) }

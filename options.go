@@ -39,7 +39,10 @@ type config struct {
 	opened  chan struct{}
 	dialErr error
 	cancel  context.CancelFunc // cancels the dial (guarded by Conn.mu): Abort
-	nc      net.Conn           // the socket once dialed (guarded by Conn.mu): Abort closes it
+	// closeReason is the reason of a Close called while connecting (guarded
+	// by Conn.mu); the close frame goes out once the handshake is over.
+	closeReason string
+	nc          net.Conn // the socket once dialed (guarded by Conn.mu): Abort closes it
 }
 
 // WithProtocols offers subprotocols to the server, in order of preference.

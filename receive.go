@@ -216,7 +216,7 @@ func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		a := c.act.Load()
+		a := c.act()
 		if a != nil && !parked && a.take() {
 			var ev Event
 			if ev, parked = a.pull(ctx); ev != nil {

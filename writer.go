@@ -29,20 +29,19 @@ import (
 type writer struct {
 	c   *Conn
 	mu  sync.Mutex
-	nc  net.Conn
-	raw *rawWriter // nc's raw socket for inline writes; nil for TLS and wrappers
+	raw *rawWriter // the socket's raw side for inline writes; nil for TLS and wrappers
 
 	buf   *wbuf // pending frames (data and close), nil when empty
 	ctrl  *wbuf // pending pongs and pings
 	count int   // messages in buf
 
-	active      bool       // a writer goroutine is running
-	closed      bool       // no more data frames: not open yet, close queued or dead
-	closeQueued bool       // the close frame is in buf (or written)
-	closeIn     bool       // the close frame is part of the batch being written
-	closeDone   bool       // the close frame has been written
-	sentCode    StatusCode // code of the close frame we queued
-	sentReason  string
+	opened      bool          // open was called: c.nc is set (and never changes)
+	active      bool          // a writer goroutine is running
+	closed      bool          // no more data frames: not open yet, close queued or dead
+	closeQueued bool          // the close frame is in buf (or written)
+	closeIn     bool          // the close frame is part of the batch being written
+	closeDone   bool          // the close frame has been written
+	sentCode    StatusCode    // code of the close frame we queued
 	written     chan struct{} // closed once the close frame has been written; made by awaitCloseWritten
 	dead        error         // a write failed or the connection ended
 	space       chan struct{} // closed when room frees up; nil if nobody waits
@@ -110,9 +109,11 @@ func (w *writer) init(c *Conn) {
 // open attaches the socket and starts accepting data frames. Nothing can
 // be queued before: Send needs StateOpen, and the close frame of a Close
 // called during the handshake is queued by the actor after open.
-func (w *writer) open(nc net.Conn, rc syscall.RawConn, acceptData bool) {
+// open lets the writer write to c.nc, which the caller set before (and
+// which never changes after).
+func (w *writer) open(rc syscall.RawConn, acceptData bool) {
 	w.mu.Lock()
-	w.nc = nc
+	w.opened = true
 	w.raw = newRawWriter(rc)
 	w.closed = !acceptData
 	w.mu.Unlock()
@@ -277,7 +278,7 @@ func (w *writer) write(nc net.Conn, out *wbuf) error {
 func (w *writer) enqueueControl(op byte, p []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closeQueued || w.dead != nil || w.nc == nil {
+	if w.closeQueued || w.dead != nil || !w.opened {
 		return
 	}
 	w.ctrl = room(w.ctrl, frameSize(len(p)))
@@ -294,24 +295,24 @@ func (w *writer) enqueueClose(code StatusCode, reason string) bool {
 		return false
 	}
 	w.closeQueued = true
-	w.sentCode, w.sentReason = code, reason
+	w.sentCode = code
 	w.closed = true
 	w.wakeLocked()
-	w.appendCloseLocked()
+	w.appendCloseLocked(reason)
 	return true
 }
 
-func (w *writer) appendCloseLocked() {
+func (w *writer) appendCloseLocked(reason string) {
 	var body [125]byte
 	binary.BigEndian.PutUint16(body[:], uint16(w.sentCode))
-	n := 2 + copy(body[2:], w.sentReason)
+	n := 2 + copy(body[2:], reason)
 	w.buf = room(w.buf, frameSize(n))
 	w.buf.b = appendFrame(w.buf.b, byte(ws.OpClose), body[:n])
 	w.kickLocked()
 }
 
 func (w *writer) kickLocked() {
-	if !w.active && w.nc != nil && w.dead == nil {
+	if !w.active && w.opened && w.dead == nil {
 		w.active = true
 		w.wg.Add(1)
 		go w.loop()
@@ -354,7 +355,7 @@ func (w *writer) loop() {
 		w.closeIn = w.closeQueued
 		w.count = 0
 		w.wakeLocked()
-		nc := w.nc
+		nc := w.c.nc // written before open, under w.mu
 		w.mu.Unlock()
 
 		if err := w.write(nc, out); err != nil {
