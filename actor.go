@@ -175,6 +175,7 @@ func (c *Conn) run(ctx context.Context) {
 		c.state.Store(int32(StateOpen))
 	}
 	rc := rawConnOf(hr.nc) // nil for TLS and wrapped conns
+	c.ac.rc = rc           // before open: the writer reads it (under its lock) to write inline
 	c.w.open(rc, !closing)
 	if closing {
 		c.w.enqueueClose(c.closeCode, hs.closeReason)
@@ -184,7 +185,6 @@ func (c *Conn) run(ctx context.Context) {
 
 	a := &c.ac // in Conn: one allocation per connection, not two
 	a.c = c
-	a.rc = rc
 	a.takeHot()
 	a.park.fd = -1
 	if rc != nil && c.lim.idleDetach >= 0 {
@@ -744,6 +744,7 @@ func (a *actor) parkIdle() bool {
 	a.lingerDL = 0
 	_ = c.nc.SetReadDeadline(d.Time())
 	a.trimIdle()
+	c.w.trimIdle() // c.mu before w.mu, as everywhere
 	h := a.dropHot()
 	if !sharedPoller.park(a, d) {
 		if h != nil {

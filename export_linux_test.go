@@ -29,8 +29,8 @@ func ParkedKeeps(c *Conn) (ring, batch, stocks int) {
 }
 
 // ParkedHot reports whether c's parked actor still holds its reading state
-// (actorHot) rather than having given it back to hotPool; false if it is
-// not parked.
+// (actorHot) or its writer its raw writer, rather than having given them
+// back to their pools; false if it is not parked.
 func ParkedHot(c *Conn) bool {
 	a := c.act()
 	if a == nil {
@@ -39,5 +39,10 @@ func ParkedHot(c *Conn) bool {
 	p := &sharedPoller
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return a.park.id != 0 && p.parked[a.park.id] == a && a.actorHot != nil
+	if a.park.id == 0 || p.parked[a.park.id] != a {
+		return false
+	}
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	return a.actorHot != nil || c.w.raw != nil
 }

@@ -537,7 +537,7 @@ func TestIdleDetachDropsBurstState(t *testing.T) {
 			t.Fatalf("round %d: parked actor keeps a %d-slot ring, a %d-slot batch array, %d stocks", round, ring, batch, stocks)
 		}
 		if wsactor.ParkedHot(c) {
-			t.Fatalf("round %d: parked actor keeps its reading state", round)
+			t.Fatalf("round %d: parked actor keeps its reading state or raw writer", round)
 		}
 	}
 }

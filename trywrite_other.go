@@ -21,6 +21,7 @@ func newRawIO(syscall.RawConn, *frameReader) *rawIO  { return nil }
 func (*rawIO) init(syscall.RawConn, *frameReader)    {}
 func (*rawIO) reset()                                {}
 func newRawWriter(syscall.RawConn) *rawWriter        { return nil }
+func putRawWriter(*rawWriter)                        {}
 func (*rawIO) tryRead() (int, error)                 { return 0, nil }
 func (*rawIO) readNow() (int, bool, error)           { return 0, false, nil }
 func (*rawIO) readNowInto([]byte) (int, bool, error) { return 0, false, nil }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -82,9 +83,23 @@ func newRawWriter(rc syscall.RawConn) *rawWriter {
 	if rc == nil {
 		return nil
 	}
-	w := &rawWriter{rc: rc}
+	w := rawWriterPool.Get().(*rawWriter)
+	w.rc = rc
+	return w
+}
+
+// rawWriterPool holds the raw writers of idle connections (writer.trimIdle),
+// each with its write function bound once.
+var rawWriterPool = sync.Pool{New: func() any {
+	w := &rawWriter{}
 	w.writeFn = w.writeAll
 	return w
+}}
+
+// putRawWriter returns w to the pool.
+func putRawWriter(w *rawWriter) {
+	w.rc = nil
+	rawWriterPool.Put(w)
 }
 
 func sysErr(op string, e error) error {

@@ -29,7 +29,7 @@ import (
 type writer struct {
 	c   *Conn
 	mu  sync.Mutex
-	raw *rawWriter // the socket's raw side for inline writes; nil for TLS and wrappers
+	raw *rawWriter // the socket's raw side for inline writes (c.ac.rc's); nil for TLS and wrappers, and while idle (trimIdle)
 
 	buf   *wbuf // pending frames (data and close), nil when empty
 	ctrl  *wbuf // pending pongs and pings
@@ -164,7 +164,7 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 		if w.buf != nil {
 			pending = len(w.buf.b)
 		}
-		if w.raw != nil && w.buf == nil && w.ctrl == nil && !w.active && w.dead == nil &&
+		if w.c.ac.rc != nil && w.buf == nil && w.ctrl == nil && !w.active && w.dead == nil &&
 			(sinceStart()-w.lastSend > inlineGap || w.answer.Swap(false)) {
 			return w.writeInline(op, p) // unlocks
 		}
@@ -208,6 +208,17 @@ const inlineGap = 2 * time.Microsecond
 
 func sinceStart() time.Duration { return time.Since(processStart) }
 
+// trimIdle gives the raw writer back to its pool while the connection is
+// idle (its actor parks); the next inline write takes one again.
+func (w *writer) trimIdle() {
+	w.mu.Lock()
+	if !w.active && w.raw != nil {
+		putRawWriter(w.raw)
+		w.raw = nil
+	}
+	w.mu.Unlock()
+}
+
 // writeInline writes one frame from the caller's goroutine, which holds the
 // writer role (active) meanwhile. w.mu is held on entry and released.
 func (w *writer) writeInline(op byte, p []byte) error {
@@ -216,6 +227,9 @@ func (w *writer) writeInline(op byte, p []byte) error {
 	out.b = appendFrame(out.b, op, p)
 	w.c.stats.msgsOut.Add(1)
 	w.c.stats.bytesOut.Add(uint64(len(p)))
+	if w.raw == nil {
+		w.raw = newRawWriter(w.c.ac.rc) // given back while the connection was idle
+	}
 	raw := w.raw
 	w.mu.Unlock()
 
