@@ -362,26 +362,32 @@ func TestHandshakeInterrupted(t *testing.T) {
 			t.Fatalf("terminal = %v, want the Dial error", ev)
 		}
 	}
-	t.Run("abort while dialing", func(t *testing.T) {
-		t.Parallel()
-		entered, opt := dialing()
-		abort(t, "ws://127.0.0.1:1/", entered, opt)
-	})
-	t.Run("abort while upgrading", func(t *testing.T) {
-		t.Parallel()
-		got, url := silent()
-		abort(t, url, got)
-	})
-	t.Run("cancel while dialing", func(t *testing.T) {
-		t.Parallel()
-		entered, opt := dialing()
-		cancel(t, "ws://127.0.0.1:1/", entered, opt)
-	})
-	t.Run("cancel while upgrading", func(t *testing.T) {
-		t.Parallel()
-		got, url := silent()
-		cancel(t, url, got)
-	})
+	phases := []struct {
+		name  string
+		setup func() (reached <-chan struct{}, url string, opts []wsactor.Option)
+	}{
+		{"dialing", func() (<-chan struct{}, string, []wsactor.Option) {
+			entered, opt := dialing()
+			return entered, "ws://127.0.0.1:1/", []wsactor.Option{opt}
+		}},
+		{"upgrading", func() (<-chan struct{}, string, []wsactor.Option) {
+			got, url := silent()
+			return got, url, nil
+		}},
+	}
+	interrupts := []struct {
+		name string
+		run  func(t *testing.T, url string, reached <-chan struct{}, opts ...wsactor.Option)
+	}{{"abort", abort}, {"cancel", cancel}}
+	for _, in := range interrupts {
+		for _, ph := range phases {
+			t.Run(in.name+" while "+ph.name, func(t *testing.T) {
+				t.Parallel()
+				reached, url, opts := ph.setup()
+				in.run(t, url, reached, opts...)
+			})
+		}
+	}
 }
 
 func TestTLSEchoWithCA(t *testing.T) {
