@@ -19,7 +19,8 @@ const (
 	// DefaultWriteTimeout bounds one write to the socket; a peer that stops
 	// reading fails the connection after it.
 	DefaultWriteTimeout = 30 * time.Second
-	// DefaultEventBuffer is the capacity of the Events() channel.
+	// DefaultEventBuffer is the capacity of the Events() channel (without
+	// WithBatchDelivery).
 	DefaultEventBuffer = 32
 	// DefaultBatchEventBuffer is its capacity with WithBatchDelivery: a
 	// Batch carries up to 256 messages, so eight events already hold a
