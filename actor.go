@@ -29,7 +29,11 @@ const (
 type actor struct {
 	c *Conn
 	*actorHot
-	rc syscall.RawConn // the socket's, for the reader (nil for TLS, wrapped conns, non-Unix)
+	// rc is the socket's RawConn (nil for TLS, wrapped conns, non-Unix),
+	// set before the writer opens and never changed: the reading state's
+	// raw helper and the writer's raw writer are made from it, and Receive
+	// callers and the writer read it.
+	rc syscall.RawConn
 
 	// Message being reassembled.
 	msg     []byte
