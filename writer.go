@@ -106,11 +106,10 @@ func (w *writer) init(c *Conn) {
 	w.closed = true
 }
 
-// open attaches the socket and starts accepting data frames. Nothing can
+// open lets the writer write to c.nc, which the caller set before (and
+// which never changes after), and starts accepting data frames. Nothing can
 // be queued before: Send needs StateOpen, and the close frame of a Close
 // called during the handshake is queued by the actor after open.
-// open lets the writer write to c.nc, which the caller set before (and
-// which never changes after).
 func (w *writer) open(rc syscall.RawConn, acceptData bool) {
 	w.mu.Lock()
 	w.opened = true
