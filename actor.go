@@ -262,6 +262,9 @@ func (a *actor) loop() error {
 
 //go:noinline
 func (a *actor) headerError(err error) error {
+	if err == errParked {
+		return err // the usual way out of an idle read: errors.As would allocate
+	}
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
 		return a.failWith(StatusProtocolError, pe)
