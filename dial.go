@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,11 +35,6 @@ type limitConn struct {
 	left int
 }
 
-// SetDeadline ignores gobwas/ws's calls (it clears the deadline around the
-// upgrade when the context it is given can never be done, which is what
-// handshake gives it): handshake sets and clears the socket's deadline itself.
-func (l *limitConn) SetDeadline(time.Time) error { return nil }
-
 func (l *limitConn) Read(p []byte) (int, error) {
 	if l.left <= 0 {
 		return 0, ErrResponseTooLarge
@@ -60,12 +56,11 @@ func (l *limitConn) Read(p []byte) (int, error) {
 // runs under one context with the handshake's deadline, cancelled by Abort;
 // the upgrade runs with the same deadline set on the socket, Abort closes the
 // socket, and only a ctx that can be cancelled gets an AfterFunc. gobwas/ws
-// itself is given a context that is never done and no Timeout, so it starts
-// no watcher goroutine of its own.
+// runs only the upgrade (Dialer.Upgrade) on the socket dialSocket opened, so
+// it starts no watcher goroutine and does not parse the URL a second time.
 func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	res := &handshakeResult{header: http.Header{}}
 	var statusErr *HandshakeError
-	var lc *limitConn
 	deadline := time.Now().Add(c.hs.lim.handshakeTimeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -76,38 +71,11 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	}
 	c.hs.cancel = cancel
 	c.mu.Unlock()
-	netDial := c.hs.netDial
-	var stop func() bool // stops the AfterFunc that cancels the upgrade
 	d := ws.Dialer{
 		Protocols:       c.hs.protocols,
 		Host:            c.hs.host,
 		ReadBufferSize:  readBufSize,
 		WriteBufferSize: 1024,
-		NetDial: func(_ context.Context, network, addr string) (net.Conn, error) {
-			if netDial != nil {
-				return netDial(dctx, network, addr)
-			}
-			var nd net.Dialer
-			return nd.DialContext(dctx, network, addr)
-		},
-		WrapConn: func(nc net.Conn) net.Conn {
-			if nc == nil { // gobwas/ws wraps even a failed dial
-				return nil
-			}
-			_ = nc.SetDeadline(deadline)
-			c.mu.Lock()
-			if c.aborted {
-				_ = nc.Close() // the upgrade fails at once
-			} else {
-				c.hs.nc = nc // Abort closes it
-			}
-			c.mu.Unlock()
-			if ctx.Done() != nil {
-				stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-			}
-			lc = &limitConn{Conn: nc, left: c.hs.lim.maxResponseHead + readBufSize}
-			return lc
-		},
 		OnStatusError: func(status int, _ []byte, resp io.Reader) {
 			statusErr = readStatusError(status, resp)
 		},
@@ -122,29 +90,10 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 	if c.hs.header != nil {
 		d.Header = ws.HandshakeHeaderHTTP(c.hs.header)
 	}
-	if c.hs.url.Scheme == "wss" {
-		var cfg *tls.Config
-		if c.hs.tlsConfig != nil {
-			cfg = c.hs.tlsConfig.Clone()
-		} else {
-			cfg = &tls.Config{}
-		}
-		if len(cfg.NextProtos) == 0 {
-			cfg.NextProtos = []string{"http/1.1"}
-		}
-		d.TLSConfig = cfg
-	}
 	if c.logs.on(logDebugHandshake) {
 		c.logs.alog(logDebugHandshake, "opening handshake", strAttr("protocols", fmt.Sprint(c.hs.protocols)))
 	}
-	nc, br, hs, err := d.Dial(context.Background(), c.hs.url.String())
-	if stop != nil && !stop() && err == nil {
-		err = ctx.Err() // cancelled as the upgrade ended: the deadline may be spoilt
-	}
-	if err != nil {
-		if nc != nil {
-			_ = nc.Close()
-		}
+	failed := func(err error) error {
 		if ne := net.Error(nil); ctx.Err() != nil && errors.As(err, &ne) && ne.Timeout() {
 			err = ctx.Err() // the upgrade was cut short by ctx, not by the handshake timeout
 		}
@@ -153,12 +102,33 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 				c.logs.alog(logHTTP, "handshake rejected", intAttr("status", int64(statusErr.StatusCode)),
 					intAttr("body_bytes", int64(len(statusErr.Body))))
 			}
-			return nil, statusErr
+			return statusErr
 		}
-		return nil, classifyDialError(err)
+		return classifyDialError(err)
 	}
-	if lc != nil && nc == net.Conn(lc) {
-		nc = lc.Conn
+	nc, err := c.dialSocket(dctx)
+	if err != nil {
+		return nil, failed(err)
+	}
+	_ = nc.SetDeadline(deadline)
+	c.mu.Lock()
+	if c.aborted {
+		_ = nc.Close() // the upgrade fails at once
+	} else {
+		c.hs.nc = nc // Abort closes it
+	}
+	c.mu.Unlock()
+	var stop func() bool // stops the AfterFunc that cancels the upgrade
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	}
+	br, hs, err := d.Upgrade(&limitConn{Conn: nc, left: c.hs.lim.maxResponseHead + readBufSize}, c.hs.url)
+	if stop != nil && !stop() && err == nil {
+		err = ctx.Err() // cancelled as the upgrade ended: the deadline may be spoilt
+	}
+	if err != nil {
+		_ = nc.Close()
+		return nil, failed(err)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	if br != nil {
@@ -179,6 +149,61 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 		res.extensions = append(res.extensions, string(e.Name))
 	}
 	return res, nil
+}
+
+// dialSocket opens the connection to the URL's host (through WithNetDial's
+// function if given) and, for wss, wraps it in TLS; the TLS handshake runs
+// with the upgrade's first write, under the same deadline. It is what
+// gobwas/ws's Dialer.Dial does before its Upgrade, without parsing the URL
+// again or making closures for its hooks.
+func (c *Conn) dialSocket(ctx context.Context) (net.Conn, error) {
+	u := c.hs.url
+	port := ":80"
+	if u.Scheme == "wss" {
+		port = ":443"
+	}
+	hostname, addr := hostport(u.Host, port)
+	var nc net.Conn
+	var err error
+	if c.hs.netDial != nil {
+		nc, err = c.hs.netDial(ctx, "tcp", addr)
+	} else {
+		var nd net.Dialer
+		nc, err = nd.DialContext(ctx, "tcp", addr)
+	}
+	if err == nil && nc == nil {
+		err = errors.New("wsactor: the NetDial function returned no connection")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "wss" {
+		return nc, nil
+	}
+	var cfg *tls.Config
+	if c.hs.tlsConfig != nil {
+		cfg = c.hs.tlsConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = hostname
+	}
+	return tls.Client(nc, cfg), nil
+}
+
+// hostport splits host (a URL's host[:port]) into the name TLS verifies and
+// the address to dial, as gobwas/ws's Dialer does.
+func hostport(host, defaultPort string) (hostname, addr string) {
+	colon := strings.LastIndexByte(host, ':')
+	bracket := strings.IndexByte(host, ']')
+	if colon > bracket {
+		return host[:colon], host
+	}
+	return host, host + defaultPort
 }
 
 // readStatusError turns a non-101 response into a *HandshakeError with the
