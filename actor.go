@@ -129,15 +129,23 @@ func (a *actor) dropHot() *actorHot {
 
 // putHot returns h to hotPool, empty.
 func putHot(h *actorHot) {
+	h.reset()
+	hotPool.Put(h)
+}
+
+// reset empties h for the next actor: the read buffer and the released
+// messages taken for reuse go back to their shared pools, the batch array
+// and the allocator's slabs are dropped; the raw helper's bound read
+// functions and the (empty) stock array stay.
+func (h *actorHot) reset() {
 	h.rd.releaseBuf()
 	h.alloc.returnStock()
-	stock := h.alloc.stock // empty: kept for the next actor
+	stock := h.alloc.stock
 	h.rawv.reset()
 	h.rd = frameReader{}
 	h.h = frameHeader{}
 	h.alloc = payloadAlloc{stock: stock}
 	h.batch, h.batchBytes = nil, 0
-	hotPool.Put(h)
 }
 
 // errParked ends a read loop whose actor parked in the shared poller: the
@@ -151,7 +159,6 @@ func (c *Conn) run(ctx context.Context) {
 	hs := c.hs
 	c.mu.Lock()
 	c.hs = nil // only the handshake needs it
-	hs.cancel, hs.nc = nil, nil
 	if err == nil && c.aborted {
 		_ = hr.nc.Close()
 		err = ErrAborted
@@ -180,7 +187,7 @@ func (c *Conn) run(ctx context.Context) {
 	}
 	rc := rawConnOf(hr.nc) // nil for TLS and wrapped conns
 	c.ac.rc = rc           // before open: the writer reads it (under its lock) to write inline
-	c.w.open(rc, !closing)
+	c.w.open(!closing)
 	if closing {
 		c.w.enqueueClose(c.closeCode, hs.closeReason)
 		c.armCloseTimeoutLocked()
@@ -767,19 +774,16 @@ func (a *actor) parkIdle() bool {
 	return true
 }
 
-// trimIdle lets a parking actor drop what it keeps only for speed while
-// messages flow: the in-flight ring (when nothing is in the channel), the
-// batch array, and the released messages it took for reuse (back to the
-// shared pools). They are made or taken again by the next message.
+// trimIdle lets a parking actor drop the in-flight ring when nothing is in
+// the channel (it is made again by the next message). What else it keeps
+// only for speed while messages flow (the batch array, released messages
+// taken for reuse) is in its reading state, which goes back to hotPool
+// emptied (actorHot.reset) unless it still holds something (dropHot).
 func (a *actor) trimIdle() {
 	a.flight.sync(len(a.c.events))
 	if a.flight.n == 0 {
 		a.flight.sizes, a.flight.head = nil, 0
 	}
-	if len(a.batch) == 0 {
-		a.batch = nil
-	}
-	a.alloc.returnStock()
 }
 
 // unpark resumes the actor if it is parked or held between Receive calls

@@ -16,7 +16,9 @@ func ParkedKeeps(c *Conn) (ring, batch, stocks int) {
 		return -1, -1, -1
 	}
 	if a.actorHot == nil {
-		return len(a.flight.sizes), 0, 0 // its reading state went back to hotPool
+		// Its reading state (batch array, stocks) went back to hotPool,
+		// emptied by actorHot.reset (TestActorHotReset).
+		return len(a.flight.sizes), 0, 0
 	}
 	if a.alloc.stock != nil {
 		for _, s := range a.alloc.stock {

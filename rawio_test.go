@@ -55,3 +55,37 @@ func TestPeekIgnoresTimeout(t *testing.T) {
 		t.Fatalf("read after the peek: %d bytes, %v; want the 2 bytes sent", n, err)
 	}
 }
+
+// TestActorHotReset: a parked actor's reading state goes back to hotPool
+// emptied: the released messages it took for reuse go back to their pools,
+// the read buffer and the batch array are dropped, and the raw helper keeps
+// only its bound read functions (the next actor sets the socket).
+func TestActorHotReset(t *testing.T) {
+	h := new(actorHot)
+	h.rawv.init(nil, &h.rd)
+	h.rd.raw = &h.rawv
+	h.rd.getBuf()
+	h.rd.w = 10
+	h.batch = make([]*Message, 0, 8)
+	h.alloc.stock = new(releaseStock)
+	h.alloc.stock[0] = &msgStock{ms: []*Message{new(Message)}}
+	h.reset()
+	if h.rd.buf != nil || h.rd.arr != nil || h.rd.raw != nil || h.rd.w != 0 {
+		t.Errorf("frame reader after reset: buf %v, arr %v, raw %v, w %d", h.rd.buf != nil, h.rd.arr != nil, h.rd.raw != nil, h.rd.w)
+	}
+	if h.batch != nil {
+		t.Errorf("batch array kept: cap %d", cap(h.batch))
+	}
+	if h.alloc.stock == nil {
+		t.Error("the empty stock array was dropped (the next actor would allocate one)")
+	} else {
+		for k, s := range h.alloc.stock {
+			if s != nil {
+				t.Errorf("stock of class %d kept (%d messages)", k, len(s.ms))
+			}
+		}
+	}
+	if h.rawv.readFn == nil || h.rawv.pollFn == nil || h.rawv.fr != nil || h.rawv.rc != nil {
+		t.Errorf("raw helper after reset: readFn %v pollFn %v fr %v rc %v", h.rawv.readFn != nil, h.rawv.pollFn != nil, h.rawv.fr != nil, h.rawv.rc != nil)
+	}
+}

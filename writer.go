@@ -9,7 +9,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -106,14 +105,14 @@ func (w *writer) init(c *Conn) {
 	w.closed = true
 }
 
-// open lets the writer write to c.nc, which the caller set before (and
-// which never changes after), and starts accepting data frames. Nothing can
+// open lets the writer write to c.nc and, inline, through c.ac.rc, which
+// the caller set before (and which never change after), and starts accepting data frames. Nothing can
 // be queued before: Send needs StateOpen, and the close frame of a Close
 // called during the handshake is queued by the actor after open.
-func (w *writer) open(rc syscall.RawConn, acceptData bool) {
+func (w *writer) open(acceptData bool) {
 	w.mu.Lock()
 	w.opened = true
-	w.raw = newRawWriter(rc)
+	w.raw = newRawWriter(w.c.ac.rc)
 	w.closed = !acceptData
 	w.mu.Unlock()
 }
