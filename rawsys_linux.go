@@ -21,24 +21,22 @@ func sysRead(fd int, p []byte, raw bool) (int, error) {
 	if len(p) > rawSysMax || !raw {
 		return syscall.Read(fd, p)
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
+	return rawIOCall(syscall.SYS_READ, fd, p)
 }
 
 func sysWrite(fd int, p []byte) (int, error) {
 	if len(p) > rawSysMax {
 		return syscall.Write(fd, p)
 	}
+	return rawIOCall(syscall.SYS_WRITE, fd, p)
+}
+
+// rawIOCall is read(2) or write(2) (trap) of p on fd through RawSyscall.
+func rawIOCall(trap uintptr, fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if e != 0 {
 		return -1, e
 	}
