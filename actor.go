@@ -780,7 +780,7 @@ func (a *actor) parkIdle() bool {
 // taken for reuse) is in its reading state, which goes back to hotPool
 // emptied (actorHot.reset) unless it still holds something (dropHot).
 func (a *actor) trimIdle() {
-	a.flight.sync(len(a.c.events))
+	a.flight.sync(len(a.c.evch()))
 	if a.flight.n == 0 {
 		a.flight.sizes, a.flight.head = nil, 0
 	}
@@ -859,8 +859,9 @@ func (c *Conn) finish(ev Event) {
 	c.mu.Lock()
 	c.terminal = ev
 	c.mu.Unlock()
-	c.deliverTerminal(ev)
-	close(c.events)
+	ch := c.eventsFor(DefaultEventBuffer)
+	c.deliverTerminal(ch, ev)
+	close(ch)
 	c.exitMember()
 }
 

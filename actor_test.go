@@ -963,6 +963,73 @@ func TestEventBufferDefault(t *testing.T) {
 	}
 }
 
+// TestEventChannelMadeByFirstConsumer: with the default event buffer the
+// channel is made by the connection's first consumer: Events() and callbacks
+// get DefaultEventBuffer slots, a first Receive DefaultReceiveEventBuffer,
+// and a message that arrives before any of them makes the actor make it
+// with DefaultEventBuffer. The Open waiting in the provisional channel comes
+// first in every case, before the message.
+func TestEventChannelMadeByFirstConsumer(t *testing.T) {
+	t.Parallel()
+	quiet := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		_, _ = io.Copy(io.Discard, br) // until the client goes
+		return nil
+	})
+	early := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
+		if _, err := nc.Write(frame(ws.OpText, true, []byte("early"))); err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, br)
+		return nil
+	})
+	cases := []struct {
+		name    string
+		url     string
+		consume func(t *testing.T, c *wsactor.Conn) // takes the Open
+		want    int
+	}{
+		{"Events", quiet, func(t *testing.T, c *wsactor.Conn) { mustOpen(t, c) }, wsactor.DefaultEventBuffer + 1},
+		{"Receive", quiet, func(t *testing.T, c *wsactor.Conn) {
+			if ev, err := c.Receive(ctxT(t)); err != nil {
+				t.Fatal(err)
+			} else if _, ok := ev.(*wsactor.Open); !ok {
+				t.Fatalf("first event %T, want *Open", ev)
+			}
+		}, wsactor.DefaultReceiveEventBuffer + 1},
+		{"callbacks", quiet, func(t *testing.T, c *wsactor.Conn) {
+			opened := make(chan struct{})
+			c.OnOpen(func(*wsactor.Open) { close(opened) })
+			<-opened
+		}, wsactor.DefaultEventBuffer + 1},
+		{"message first", early, func(t *testing.T, c *wsactor.Conn) {
+			pollUntil(t, func() string { return "the early message was not delivered" },
+				func() bool { return c.Stats().EventsQueue == 2 })
+			for _, want := range []string{"*wsactor.Open", "*wsactor.Message"} {
+				ev, err := c.Receive(ctxT(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := fmt.Sprintf("%T", ev); got != want {
+					t.Fatalf("event %T, want %s", ev, want)
+				}
+			}
+		}, wsactor.DefaultEventBuffer + 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := wsactor.Dial(ctxT(t), tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { c.Abort(); c.Wait() }()
+			tc.consume(t, c)
+			if got := cap(c.Events()); got != tc.want {
+				t.Errorf("channel capacity %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestNewValidation(t *testing.T) {
 	t.Parallel()
 	var ce *wsactor.ConfigError

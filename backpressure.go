@@ -79,9 +79,12 @@ func (f *inflight) push(size int64, capacity int) {
 const yieldBytes = 32 << 10
 
 // deliverOpen sends Open: the channel is empty at this point, so it never
-// waits (and makes no stop channel).
+// waits (and makes no stop channel). It may be the provisional channel:
+// c.mu keeps eventsLocked from moving its content meanwhile.
 func (c *Conn) deliverOpen(ev *Open) {
+	c.mu.Lock()
 	c.events <- ev
+	c.mu.Unlock()
 	c.kick()
 }
 
@@ -112,7 +115,8 @@ func eventMessages(ev Event) uint64 {
 // the consumer according to the policy.
 func (a *actor) deliverData(m Event, size int64, count int) error {
 	c := a.c
-	if a.pulling && a.pulled == nil && len(c.events) == 0 {
+	ch := c.eventsFor(DefaultEventBuffer)
+	if a.pulling && a.pulled == nil && len(ch) == 0 {
 		// A Receive caller runs the actor and nothing is queued before
 		// this event: it returns the event itself (see actor.pull).
 		a.pulled = m
@@ -121,19 +125,19 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 	f := &a.flight
 	budget := c.lim.eventBytes
 	for {
-		n := len(c.events)
+		n := len(ch)
 		f.sync(n)
 		// The lossy policies never use the channel's last slot: it is kept
 		// for the terminal event, so ending never drops a message that the
 		// policy chose to keep.
-		limit := cap(c.events)
+		limit := cap(ch)
 		if Policy(c.policy) != Block {
 			limit--
 		}
 		fits := n < limit && (n == 0 || f.bytes+size <= budget)
 		if fits {
-			c.events <- m // never blocks: the actor is the only sender
-			f.push(size, cap(c.events))
+			ch <- m // never blocks: the actor is the only sender
+			f.push(size, cap(ch))
 			c.kick()
 			if n > 0 && size >= yieldBytes && runtime.GOMAXPROCS(0) == 1 {
 				// With one P the consumer runs only when the actor
@@ -155,7 +159,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 			return nil
 		case DropOldest:
 			select {
-			case <-c.events:
+			case <-ch:
 				f.sync(f.n - 1)
 				c.stats.dropped.Add(1)
 			default:
@@ -172,7 +176,7 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 			c.stats.dropped.Add(1)
 			return nil
 		}
-		if n < cap(c.events) {
+		if n < cap(ch) {
 			// Over the byte budget only: wait for the consumer to take
 			// something. The consumer's receive cannot be hooked, so poll
 			// with a backoff (rare: a consumer far behind).
@@ -180,9 +184,9 @@ func (a *actor) deliverData(m Event, size int64, count int) error {
 			continue
 		}
 		select {
-		case c.events <- m:
-			f.sync(len(c.events) - 1)
-			f.push(size, cap(c.events))
+		case ch <- m:
+			f.sync(len(ch) - 1)
+			f.push(size, cap(ch))
 			c.kick()
 			return nil
 		case <-c.stopCh():
@@ -198,7 +202,7 @@ func (a *actor) waitDrain(n int) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	stop := c.stopCh()
-	for len(c.events) >= n && n > 0 {
+	for len(c.evch()) >= n && n > 0 {
 		select {
 		case <-t.C:
 		case <-stop:
@@ -235,28 +239,28 @@ func (c *Conn) stopCh() <-chan struct{} {
 // up and Close or Abort was called, the oldest undelivered events are
 // dropped to make room, so the connection always ends: nothing outlives
 // Close.
-func (c *Conn) deliverTerminal(ev Event) {
-	c.putTerminal(ev)
+func (c *Conn) deliverTerminal(ch chan Event, ev Event) {
+	c.putTerminal(ch, ev)
 	c.kick()
 }
 
-func (c *Conn) putTerminal(ev Event) {
+func (c *Conn) putTerminal(ch chan Event, ev Event) {
 	for {
 		select {
-		case c.events <- ev:
+		case ch <- ev:
 			return
 		default:
 		}
 		if c.isStopped() {
 			select {
-			case old := <-c.events:
+			case old := <-ch:
 				c.stats.dropped.Add(eventMessages(old))
 			default:
 			}
 			continue
 		}
 		select {
-		case c.events <- ev:
+		case ch <- ev:
 			return
 		case <-c.stopCh():
 		}

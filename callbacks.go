@@ -103,6 +103,7 @@ func (c *Conn) register(add func(s *handlerSet, id uint64), del func(s *handlerS
 	cb.update(func(s *handlerSet) { add(s, id) })
 	cb.any.Store(true)
 	c.mu.Lock()
+	c.eventsLocked(DefaultEventBuffer)
 	c.startDispatcherLocked() // events may be waiting already
 	c.mu.Unlock()
 	var once sync.Once
@@ -177,9 +178,12 @@ func (c *Conn) startDispatcherLocked() {
 // on the rerror channel; the other handlers still run and the connection
 // lives on.
 func (c *Conn) dispatch(cb *callbacks) {
+	// Made by the registration that set cb.any, unless a kick got here
+	// first (between cb.any and that registration's eventsLocked).
+	ch := c.eventsFor(DefaultEventBuffer)
 	for {
 		select {
-		case ev, ok := <-c.events:
+		case ev, ok := <-ch:
 			if !ok {
 				cb.released.flush()
 				return // nothing is delivered after the close
@@ -191,7 +195,7 @@ func (c *Conn) dispatch(cb *callbacks) {
 			// actor's load order the two sides).
 			cb.released.flush()
 			cb.running.Store(false)
-			if len(c.events) == 0 || !cb.running.CompareAndSwap(false, true) {
+			if len(ch) == 0 || !cb.running.CompareAndSwap(false, true) {
 				return
 			}
 		}

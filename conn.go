@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -113,7 +114,11 @@ func New(rawURL string, opts ...Option) (*Conn, error) {
 		lim:    cfg.lim.connLimits,
 		policy: uint8(cfg.policy),
 		batch:  cfg.batchDelivery,
-		events: make(chan Event, cfg.lim.eventBuffer+1), // +1: see deliverMessage
+	}
+	if cfg.batchDelivery || cfg.eventBufferSet {
+		c.events = make(chan Event, cfg.lim.eventBuffer+1) // +1: see deliverMessage
+	} else {
+		c.events = make(chan Event, 1) // provisional: see eventsFor
 	}
 	c.state.Store(int32(StateIdle))
 	c.logs.access.Store(access)
@@ -186,7 +191,50 @@ func (c *Conn) Connect(ctx context.Context) error {
 // WithEventBuffer and WithEventBytes) and closed right after the terminal
 // event. Callbacks (OnOpen...) and Receive consume this same channel: use
 // one of the three per connection.
-func (c *Conn) Events() <-chan Event { return c.events }
+func (c *Conn) Events() <-chan Event { return c.eventsFor(DefaultEventBuffer) }
+
+// The event channel of a connection with the default event buffer is made
+// by its first consumer: Events() or a callback registration with
+// DefaultEventBuffer slots, a Receive with DefaultReceiveEventBuffer (see
+// WithEventBuffer), or the actor with DefaultEventBuffer when it has more
+// than the Open to deliver first. Until then the connection holds a
+// provisional channel with one slot, for the Open event. A made channel has
+// at least two slots (the buffer is at least one, plus the terminal's), so
+// a capacity of one marks the provisional channel. The field changes once,
+// under c.mu; whoever reads it without c.mu loads it atomically (evch).
+
+// evch returns the event channel as it is now.
+func (c *Conn) evch() chan Event {
+	p := atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&c.events)))
+	return *(*chan Event)(unsafe.Pointer(&p))
+}
+
+// eventsFor returns the event channel, made with n slots (plus the
+// terminal's) if it was still provisional.
+func (c *Conn) eventsFor(n int) chan Event {
+	if ch := c.evch(); cap(ch) != 1 {
+		return ch
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eventsLocked(n)
+}
+
+// eventsLocked is eventsFor with c.mu held.
+func (c *Conn) eventsLocked(n int) chan Event {
+	ch := c.events
+	if cap(ch) != 1 {
+		return ch
+	}
+	made := make(chan Event, n+1)
+	select {
+	case ev := <-ch: // the Open (the actor sends it under c.mu)
+		made <- ev
+	default:
+	}
+	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&c.events)), *(*unsafe.Pointer)(unsafe.Pointer(&made)))
+	return made
+}
 
 // ReadyState reports the connection's state. Send decides with this same
 // state: it succeeds only while ReadyState is StateOpen.
@@ -307,7 +355,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	case StateIdle:
 		c.state.Store(int32(StateClosed))
 		c.stopLocked()
-		close(c.events)
+		close(c.eventsLocked(DefaultEventBuffer))
 		c.endedLocked()
 		return nil
 	case StateConnecting:
@@ -343,7 +391,7 @@ func (c *Conn) Abort() {
 	if ReadyState(c.state.Load()) == StateIdle {
 		c.state.Store(int32(StateClosed))
 		c.stopLocked()
-		close(c.events)
+		close(c.eventsLocked(DefaultEventBuffer))
 		c.endedLocked()
 		return
 	}

@@ -20,8 +20,16 @@ const (
 	// reading fails the connection after it.
 	DefaultWriteTimeout = 30 * time.Second
 	// DefaultEventBuffer is the capacity of the Events() channel (without
-	// WithBatchDelivery).
+	// WithBatchDelivery or a first Receive).
 	DefaultEventBuffer = 32
+	// DefaultReceiveEventBuffer is its capacity when Receive consumes the
+	// connection first (see WithEventBuffer): a Receive that waits reads
+	// the socket itself, and one that finds messages streaming in reads
+	// the next ones itself too, so the channel only holds what arrives
+	// between calls; a deeper one is memory that every idle connection
+	// keeps (BenchmarkReceive/*/receive measures the same with 8 slots as
+	// with 32).
+	DefaultReceiveEventBuffer = 8
 	// DefaultBatchEventBuffer is its capacity with WithBatchDelivery: a
 	// Batch carries up to 256 messages, so eight events already hold a
 	// backlog of up to 2048 messages, and each slot more is 16 bytes that

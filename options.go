@@ -98,9 +98,14 @@ func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.lim.c
 // write that times out fails the connection with ErrWriteTimeout.
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.lim.writeTimeout = d } }
 
-// WithEventBuffer sets how many events the Events() channel holds (default
-// 32, or 8 with WithBatchDelivery). The channel has one more slot, kept for
-// the terminal event; under the Block policy a message may take it too.
+// WithEventBuffer sets how many events the Events() channel holds. The
+// default is 32 (DefaultEventBuffer), or 8 with WithBatchDelivery, or 8
+// when the connection's first consumer is Receive: without this option
+// (and without WithBatchDelivery) the channel is made by the first call
+// of Events(), a callback registration or Receive, or, if a message
+// arrives before any of them, by the actor with 32. The channel has one
+// more slot, kept for the terminal event; under the Block policy a message
+// may take it too.
 func WithEventBuffer(n int) Option {
 	return func(c *config) { c.lim.eventBuffer, c.eventBufferSet = n, true }
 }

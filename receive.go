@@ -137,6 +137,7 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	if cb := c.cb.Load(); cb != nil && cb.any.Load() {
 		return nil, ErrCallbacks
 	}
+	ch := c.eventsFor(DefaultReceiveEventBuffer)
 	sent := c.stats.msgsOut.Load()
 	var (
 		ev  Event
@@ -145,9 +146,9 @@ func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	if sent == c.recvSent.Load() && c.pull.Load() != pullHeld && !c.recvStream.Load() {
 		// Not waiting for a reply: reading here would only grow this
 		// goroutine's stack and keep the actor from parking.
-		ev, err = c.receiveEvent(ctx)
+		ev, err = c.receiveEvent(ctx, ch)
 	} else {
-		ev, err = c.pullEvent(ctx)
+		ev, err = c.pullEvent(ctx, ch)
 	}
 	c.answered(ev, sent)
 	return ev, err
@@ -168,9 +169,9 @@ func (c *Conn) answered(ev Event, sent uint64) {
 // receiveEvent waits for the next event on the channel. If one was there
 // already, messages are streaming in: the next Receive reads the socket
 // itself once the actor's goroutine has caught up (recvStream).
-func (c *Conn) receiveEvent(ctx context.Context) (Event, error) {
+func (c *Conn) receiveEvent(ctx context.Context, ch chan Event) (Event, error) {
 	select {
-	case ev, ok := <-c.events:
+	case ev, ok := <-ch:
 		if !ok {
 			return nil, ErrClosed
 		}
@@ -183,7 +184,7 @@ func (c *Conn) receiveEvent(ctx context.Context) (Event, error) {
 	}
 	c.recvStream.Store(false)
 	select {
-	case ev, ok := <-c.events:
+	case ev, ok := <-ch:
 		if !ok {
 			return nil, ErrClosed
 		}
@@ -194,7 +195,7 @@ func (c *Conn) receiveEvent(ctx context.Context) (Event, error) {
 }
 
 // pullEvent is Receive waiting for a reply: it runs the actor when it can.
-func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
+func (c *Conn) pullEvent(ctx context.Context, ch chan Event) (Event, error) {
 	if !c.pullMode.Load() {
 		c.mu.Lock()
 		if c.pullReady == nil {
@@ -206,7 +207,7 @@ func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
 	parked := false // this call parked the actor: wait for it to be resumed
 	for {
 		select {
-		case ev, ok := <-c.events:
+		case ev, ok := <-ch:
 			if !ok {
 				return nil, ErrClosed
 			}
@@ -240,7 +241,7 @@ func (c *Conn) pullEvent(ctx context.Context) (Event, error) {
 		}
 		c.recvStream.Store(false) // it waits: no stream going on
 		select {
-		case ev, ok := <-c.events:
+		case ev, ok := <-ch:
 			c.pullWant.Add(-1)
 			if !ok {
 				return nil, ErrClosed
@@ -349,7 +350,7 @@ func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 func (a *actor) pullFrames() error {
 	c := a.c
 	h := a.actorHot // a pulling actor does not park before this returns
-	for a.pulled == nil && len(c.events) == 0 {
+	for a.pulled == nil && len(c.evch()) == 0 {
 		if a.closeSent || a.closeRecvd {
 			return errHandoff
 		}

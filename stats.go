@@ -32,6 +32,6 @@ func (c *Conn) Stats() Stats {
 		WriteCalls:  c.stats.writeCalls.Load(),
 		QueuedOut:   n,
 		QueuedBytes: b,
-		EventsQueue: len(c.events),
+		EventsQueue: len(c.evch()),
 	}
 }
