@@ -15,8 +15,8 @@ import (
 // thread preempting ours on the same CPU inside our write, say) loses its
 // P. Measured on a 2-vCPU VM (README, Performance): sequential echo with
 // client and server on one vCPU, 1.3-1.4x the round trips per second of
-// syscall.Read/Write at 0.6x the client CPU per round trip. rawIO decides
-// when a read is raw (readRaw).
+// syscall.Read/Write at 0.6x the client CPU per round trip. rawIO and
+// rawWriter decide when a call is raw (see readRaw).
 func sysRead(fd int, p []byte, raw bool) (int, error) {
 	if len(p) > rawSysMax || !raw {
 		return syscall.Read(fd, p)
@@ -24,8 +24,8 @@ func sysRead(fd int, p []byte, raw bool) (int, error) {
 	return rawIOCall(syscall.SYS_READ, fd, p)
 }
 
-func sysWrite(fd int, p []byte) (int, error) {
-	if len(p) > rawSysMax {
+func sysWrite(fd int, p []byte, raw bool) (int, error) {
+	if len(p) > rawSysMax || !raw {
 		return syscall.Write(fd, p)
 	}
 	return rawIOCall(syscall.SYS_WRITE, fd, p)

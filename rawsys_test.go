@@ -36,7 +36,7 @@ func TestSysReadWrite(t *testing.T) {
 	if n, err := sysRead(a, buf[:16], true); n != -1 || !errors.Is(err, syscall.EAGAIN) {
 		t.Fatalf("read of an empty socket: %d, %v; want -1, EAGAIN", n, err)
 	}
-	if n, err := sysWrite(b, []byte("hello")); n != 5 || err != nil {
+	if n, err := sysWrite(b, []byte("hello"), true); n != 5 || err != nil {
 		t.Fatalf("small write: %d, %v", n, err)
 	}
 	if n, err := sysRead(a, buf[:16], true); n != 5 || err != nil || string(buf[:5]) != "hello" {
@@ -49,7 +49,7 @@ func TestSysReadWrite(t *testing.T) {
 	for i, size := range []int{rawSysMax, rawSysMax + 1, 3 * rawSysMax} {
 		p := bytes.Repeat([]byte{byte('a' + i)}, size)
 		for len(p) > 0 {
-			n, err := sysWrite(b, p)
+			n, err := sysWrite(b, p, i != 1)
 			if errors.Is(err, syscall.EAGAIN) {
 				break
 			}
@@ -62,11 +62,11 @@ func TestSysReadWrite(t *testing.T) {
 			break // full
 		}
 	}
-	if n, err := sysWrite(b, buf[:rawSysMax]); !errors.Is(err, syscall.EAGAIN) {
+	if n, err := sysWrite(b, buf[:rawSysMax], true); !errors.Is(err, syscall.EAGAIN) {
 		// Not full yet: fill it, so EAGAIN is seen on the write side too.
 		for err == nil && n > 0 {
 			sent = append(sent, buf[:n]...)
-			n, err = sysWrite(b, buf[:rawSysMax])
+			n, err = sysWrite(b, buf[:rawSysMax], true)
 		}
 		if !errors.Is(err, syscall.EAGAIN) {
 			t.Fatalf("write to a full socket: %d, %v; want EAGAIN", n, err)

@@ -46,6 +46,7 @@ type rawIO struct {
 	err     error
 	again   bool  // the socket was empty (readNow)
 	waited  bool  // a read found the socket empty (reset by the actor's idleRead)
+	oneP    bool  // the runtime had one P when r was readied (see readRaw)
 	pending error // an error a peek saw, returned by the next read
 }
 
@@ -63,6 +64,7 @@ func newRawIO(rc syscall.RawConn, fr *frameReader) *rawIO {
 // pool brings them along.
 func (r *rawIO) init(rc syscall.RawConn, fr *frameReader) {
 	r.rc, r.fr = rc, fr
+	r.oneP = runtime.GOMAXPROCS(0) == 1 // once per activation: it takes a global lock
 	if r.readFn == nil {
 		r.readFn = r.readOnce
 		r.pollFn = r.readNoWait
@@ -86,6 +88,7 @@ type rawWriter struct {
 	out     []byte
 	n       int
 	err     error
+	oneP    bool // the runtime had one P when w was taken: raw writes (sysWrite)
 }
 
 func newRawWriter(rc syscall.RawConn) *rawWriter {
@@ -94,6 +97,7 @@ func newRawWriter(rc syscall.RawConn) *rawWriter {
 	}
 	w := rawWriterPool.Get().(*rawWriter)
 	w.rc = rc
+	w.oneP = runtime.GOMAXPROCS(0) == 1
 	return w
 }
 
@@ -147,14 +151,18 @@ func (r *rawIO) readOnce(fd uintptr) bool {
 
 // readRaw reports whether the next read skips the runtime's system-call
 // bookkeeping (sysRead): when a Receive caller runs the actor, and when
-// the runtime has one P. Otherwise the actor's goroutine, which hands
-// what it reads to another goroutine, reads through syscall.Read: with an
-// idle P, raw reads there together with raw writes made hand-off echo
-// slower (0.7x the round trips per second, unpinned on 2 vCPUs; either
-// alone did not), while with one P they made it faster (1.3-1.4x).
+// the runtime has one P (as do writes then). Otherwise reads and writes
+// go through syscall.Read and Write. That is measured, not derived: on 2
+// vCPUs with client and server unpinned, raw reads by the actor's
+// goroutine together with raw writes made hand-off echo slower (0.7x the
+// round trips per second; either alone did not), and raw writes made
+// Receive's echo fall into its slow mode (client and server on different
+// vCPUs) more often (fast in 33% of runs against 61% with syscall.Write,
+// raw gobwas 90%), while with one P raw calls make every style faster
+// (1.25-1.5x raw gobwas on one vCPU, up to 1.15x pinned apart).
 func (r *rawIO) readRaw() bool {
 	a := r.fr.a
-	return a != nil && a.pulling || runtime.GOMAXPROCS(0) == 1
+	return a != nil && a.pulling || r.oneP
 }
 
 func (r *rawIO) readNoWait(fd uintptr) bool {
@@ -167,7 +175,7 @@ func (r *rawIO) readNoWait(fd uintptr) bool {
 
 func (r *rawWriter) writeAll(fd uintptr) bool {
 	for r.n < len(r.out) {
-		m, e := sysWrite(int(fd), r.out[r.n:])
+		m, e := sysWrite(int(fd), r.out[r.n:], r.oneP)
 		if m > 0 {
 			r.n += m
 		}
