@@ -51,7 +51,7 @@
 // that wait for each reply: while the connection is quiet the caller's
 // goroutine runs the actor's read loop itself, so a reply costs no
 // goroutine hand-off. Between calls the actor is held; after a hold period
-// without a Receive (20 ms, growing to half a second while Receive keeps
+// without a Receive (250 ms, growing to half a second while Receive keeps
 // coming) its own goroutine reads again (pings, the closing handshake).
 // Use one style per connection.
 //

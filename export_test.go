@@ -64,7 +64,7 @@ func PullMode(c *Conn) bool { return c.pullMode.Load() }
 // itself), as if a message had been sent since the last one returned.
 func ExpectReply(c *Conn) { c.recvSent.Store(c.stats.msgsOut.Load() - 1) }
 
-// WithHoldPeriod sets the connection's first hold period (20 ms).
+// WithHoldPeriod sets the connection's first hold period (250 ms).
 func WithHoldPeriod(d time.Duration) Option {
 	return func(c *config) { c.lim.holdPeriod = d }
 }

@@ -673,14 +673,15 @@ func TestReceiveParksWhenIdle(t *testing.T) {
 // A connection kept busy does not pay a timer per message or per linger
 // period: the idle linger and the hold timer back off (up to half a
 // second), and the connection still parks once it goes quiet. With a
-// 10 ms linger and no back-off, half a second of round trips sets the
-// linger deadline ~50 times (Events) or fires the hold timer 25-50 times
-// (Receive); backing off, 5-6 times in either.
+// 10 ms linger and hold period (the default hold period is 250 ms, which a
+// half-second test would not see back off) and no back-off, half a second
+// of round trips sets the linger deadline ~50 times (Events) or fires the
+// hold timer 25-50 times (Receive); backing off, 5-6 times in either.
 func TestReceiveBusyBacksOff(t *testing.T) {
 	needDetach(t)
 	for _, style := range []string{"receive", "events"} {
 		t.Run(style, func(t *testing.T) {
-			c, err := wsactor.Dial(ctxT(t), echoURL(t), wsactor.WithIdleDetach(10*time.Millisecond))
+			c, err := wsactor.Dial(ctxT(t), echoURL(t), wsactor.WithIdleDetach(10*time.Millisecond), wsactor.WithHoldPeriod(10*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
