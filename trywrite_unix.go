@@ -157,9 +157,10 @@ func (r *rawIO) readOnce(fd uintptr) bool {
 // goroutine together with raw writes made hand-off echo slower (0.7x the
 // round trips per second; either alone did not), and raw writes made
 // Receive's echo fall into its slow mode (client and server on different
-// vCPUs) more often (fast in 33% of runs against 61% with syscall.Write,
-// raw gobwas 90%), while with one P raw calls make every style faster
-// (1.25-1.5x raw gobwas on one vCPU, up to 1.15x pinned apart).
+// vCPUs) more often (fast in 28 of 84 runs against 30 of 54 with
+// syscall.Write, raw gobwas ~90%), while with one P raw calls make every
+// style faster (1.2-1.5x raw gobwas on one vCPU, up to 1.15x pinned
+// apart).
 func (r *rawIO) readRaw() bool {
 	a := r.fr.a
 	return a != nil && a.pulling || r.oneP
