@@ -390,6 +390,34 @@ func TestHandshakeInterrupted(t *testing.T) {
 	}
 }
 
+// TestDialAddress: the address dialed is the URL's host and port, or the
+// scheme's default port (80 for ws, 443 for wss), with IPv6 literals in
+// brackets.
+func TestDialAddress(t *testing.T) {
+	t.Parallel()
+	errStop := errors.New("stop here")
+	for url, want := range map[string]string{
+		"ws://example.com/":       "example.com:80",
+		"wss://example.com/x":     "example.com:443",
+		"ws://example.com:8080/":  "example.com:8080",
+		"wss://example.com:9443/": "example.com:9443",
+		"ws://[::1]/":             "[::1]:80",
+		"wss://[::1]:9443/":       "[::1]:9443",
+	} {
+		var got string
+		dial := wsactor.WithNetDial(func(_ context.Context, network, addr string) (net.Conn, error) {
+			got = network + " " + addr
+			return nil, errStop
+		})
+		if _, err := wsactor.Dial(ctxT(t), url, dial); !errors.Is(err, errStop) {
+			t.Errorf("%s: Dial = %v, want the NetDial error", url, err)
+		}
+		if got != "tcp "+want {
+			t.Errorf("%s: dialed %q, want %q", url, got, "tcp "+want)
+		}
+	}
+}
+
 func TestTLSEchoWithCA(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

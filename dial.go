@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"syscall"
 	"time"
 
@@ -158,11 +157,14 @@ func (c *Conn) handshake(ctx context.Context) (*handshakeResult, error) {
 // again or making closures for its hooks.
 func (c *Conn) dialSocket(ctx context.Context) (net.Conn, error) {
 	u := c.hs.url
-	port := ":80"
-	if u.Scheme == "wss" {
-		port = ":443"
+	hostname, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
 	}
-	hostname, addr := hostport(u.Host, port)
+	addr := net.JoinHostPort(hostname, port)
 	var nc net.Conn
 	var err error
 	if c.hs.netDial != nil {
@@ -193,17 +195,6 @@ func (c *Conn) dialSocket(ctx context.Context) (net.Conn, error) {
 		cfg.ServerName = hostname
 	}
 	return tls.Client(nc, cfg), nil
-}
-
-// hostport splits host (a URL's host[:port]) into the name TLS verifies and
-// the address to dial, as gobwas/ws's Dialer does.
-func hostport(host, defaultPort string) (hostname, addr string) {
-	colon := strings.LastIndexByte(host, ':')
-	bracket := strings.IndexByte(host, ']')
-	if colon > bracket {
-		return host[:colon], host
-	}
-	return host, host + defaultPort
 }
 
 // readStatusError turns a non-101 response into a *HandshakeError with the
