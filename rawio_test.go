@@ -39,7 +39,8 @@ func TestPeekIgnoresTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr := &frameReader{}
-	r := newRawIO(rc, fr)
+	r := new(rawIO)
+	r.init(rc, fr)
 	defer fr.releaseBuf()
 
 	_ = cl.SetReadDeadline(time.Unix(1, 0)) // expired, like a linger that passed

@@ -17,7 +17,6 @@ type rawIO struct {
 
 type rawWriter struct{}
 
-func newRawIO(syscall.RawConn, *frameReader) *rawIO  { return nil }
 func (*rawIO) init(syscall.RawConn, *frameReader)    {}
 func (*rawIO) reset()                                {}
 func newRawWriter(syscall.RawConn) *rawWriter        { return nil }

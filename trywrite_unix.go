@@ -50,15 +50,6 @@ type rawIO struct {
 	pending error // an error a peek saw, returned by the next read
 }
 
-func newRawIO(rc syscall.RawConn, fr *frameReader) *rawIO {
-	if rc == nil {
-		return nil
-	}
-	r := &rawIO{}
-	r.init(rc, fr)
-	return r
-}
-
 // init readies r (new, or reset) to read rc into fr's buffer. The read
 // functions are method values bound to r once: an actorHot taken from the
 // pool brings them along.
