@@ -357,8 +357,9 @@ func (a *actor) pull(ctx context.Context) (ev Event, parked bool) {
 // event waits.
 func (a *actor) pullFrames() error {
 	c := a.c
-	h := a.actorHot // a pulling actor does not park before this returns
-	for a.pulled == nil && len(c.evch()) == 0 {
+	h := a.actorHot    // a pulling actor does not park before this returns
+	events := c.evch() // made by the Receive that runs the actor
+	for a.pulled == nil && len(events) == 0 {
 		if a.closeSent || a.closeRecvd {
 			return errHandoff
 		}

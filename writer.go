@@ -44,7 +44,7 @@ type writer struct {
 	written     chan struct{} // closed once the close frame has been written; made by awaitCloseWritten
 	dead        error         // a write failed or the connection ended
 	space       chan struct{} // closed when room frees up; nil if nobody waits
-	lastSend    time.Duration // when the last Send returned (sinceStart)
+	lastSend    monoTime      // when the last Send returned
 	answer      atomic.Bool   // the peer's bytes were read since (see idleRead, pull): the next Send writes inline
 
 	wg sync.WaitGroup
@@ -105,10 +105,11 @@ func (w *writer) init(c *Conn) {
 	w.closed = true
 }
 
-// open lets the writer write to c.nc and, inline, through c.ac.rc, which
-// the caller set before (and which never change after), and starts accepting data frames. Nothing can
-// be queued before: Send needs StateOpen, and the close frame of a Close
-// called during the handshake is queued by the actor after open.
+// open lets the writer write to c.nc and, inline, through c.ac.rc (both set
+// by the caller before, and never changed after) and starts accepting data
+// frames. Nothing can be queued before: Send needs StateOpen, and the close
+// frame of a Close called during the handshake is queued by the actor after
+// open.
 func (w *writer) open(acceptData bool) {
 	w.mu.Lock()
 	w.opened = true
@@ -163,7 +164,7 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 			pending = len(w.buf.b)
 		}
 		if w.c.ac.rc != nil && w.buf == nil && w.ctrl == nil && !w.active && w.dead == nil &&
-			(sinceStart()-w.lastSend > inlineGap || w.answer.Swap(false)) {
+			(monoNow()-w.lastSend > monoTime(inlineGap) || w.answer.Swap(false)) {
 			return w.writeInline(op, p) // unlocks
 		}
 		if w.count == 0 || (w.count < lim.sendQueue && int64(pending+size) <= lim.sendQueueBytes) {
@@ -173,7 +174,7 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 			w.c.stats.msgsOut.Add(1)
 			w.c.stats.bytesOut.Add(uint64(len(p)))
 			w.kickLocked()
-			w.lastSend = sinceStart()
+			w.lastSend = monoNow()
 			w.mu.Unlock()
 			return nil
 		}
@@ -204,8 +205,6 @@ func (w *writer) enqueue(ctx context.Context, op byte, p []byte, block bool) err
 // (the peer runs at once), so the next request would look like a burst.
 const inlineGap = 2 * time.Microsecond
 
-func sinceStart() time.Duration { return time.Since(processStart) }
-
 // trimIdle gives the raw writer back to its pool while the connection is
 // idle (its actor parks); the next inline write takes one again.
 func (w *writer) trimIdle() {
@@ -235,7 +234,7 @@ func (w *writer) writeInline(op byte, p []byte) error {
 	n, err := raw.tryWrite(out.b)
 
 	w.mu.Lock()
-	w.lastSend = sinceStart()
+	w.lastSend = monoNow()
 	w.active = false
 	if err == nil && n < len(out.b) {
 		// The socket is full: the rest goes first in the queue, to the
