@@ -41,6 +41,9 @@ type Starter interface {
 type Adapter struct {
 	Name string
 	Dial func(ctx context.Context, url string) (Conn, error)
+	// Control marks a yardstick rather than a library (raw-again,
+	// raw-chan): it runs only when -adapters names it.
+	Control bool
 }
 
 var adapters = map[string]Adapter{}
@@ -49,20 +52,26 @@ func register(a Adapter) { adapters[a.Name] = a }
 
 // adapterOrder is the default display/run order; names not compiled in are
 // skipped.
-var adapterOrder = []string{"raw", "gorilla", "coder", "gws", "wsactor", "wsactor-cb", "wsactor-recv"}
+var adapterOrder = []string{"raw", "raw-again", "raw-chan", "gorilla", "coder", "gws", "wsactor", "wsactor-cb", "wsactor-recv"}
 
-func availableAdapters() []string {
+// availableAdapters lists the libraries compiled in (the default run).
+func availableAdapters() []string { return listAdapters(false) }
+
+// controlAdapters lists the yardsticks, which run only when named.
+func controlAdapters() []string { return listAdapters(true) }
+
+func listAdapters(control bool) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range adapterOrder {
-		if _, ok := adapters[n]; ok {
+		if a, ok := adapters[n]; ok && a.Control == control {
 			out = append(out, n)
 			seen[n] = true
 		}
 	}
 	var rest []string
-	for n := range adapters {
-		if !seen[n] {
+	for n, a := range adapters {
+		if !seen[n] && a.Control == control {
 			rest = append(rest, n)
 		}
 	}
@@ -73,7 +82,7 @@ func availableAdapters() []string {
 func getAdapter(name string) (Adapter, error) {
 	a, ok := adapters[name]
 	if !ok {
-		return Adapter{}, fmt.Errorf("unknown adapter %q (compiled in: %v)", name, availableAdapters())
+		return Adapter{}, fmt.Errorf("unknown adapter %q (compiled in: %v, controls: %v)", name, availableAdapters(), controlAdapters())
 	}
 	return a, nil
 }

@@ -18,18 +18,19 @@ import (
 // conn.Write each (header + payload masked into a reused buffer). All buffers
 // are reused; there is no extra goroutine per connection.
 func init() {
-	dialer := ws.Dialer{Timeout: handshakeTimeout}
-	register(Adapter{Name: "raw", Dial: func(ctx context.Context, url string) (Conn, error) {
-		c, br, _, err := dialer.Dial(ctx, url)
-		if err != nil {
-			return nil, err
-		}
-		var r io.Reader = c
-		if br != nil { // bytes the server sent right after the handshake
-			r = io.MultiReader(br, c)
-		}
-		return &rawConn{c: c, br: bufio.NewReaderSize(r, 4096)}, nil
-	}})
+	register(Adapter{Name: "raw", Dial: func(ctx context.Context, url string) (Conn, error) { return dialRaw(ctx, url) }})
+}
+
+func dialRaw(ctx context.Context, url string) (*rawConn, error) {
+	c, br, _, err := ws.Dialer{Timeout: handshakeTimeout}.Dial(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	var r io.Reader = c
+	if br != nil { // bytes the server sent right after the handshake
+		r = io.MultiReader(br, c)
+	}
+	return &rawConn{c: c, br: bufio.NewReaderSize(r, 4096)}, nil
 }
 
 type rawConn struct {

@@ -55,10 +55,13 @@ func buildScenarios(cfg config) []Scenario {
 	}
 }
 
-func selectList(spec string, all []string, what string) ([]string, error) {
+// selectList picks the names spec lists from all (all of them when spec
+// is empty); names in also are accepted when listed but not by default.
+func selectList(spec string, all []string, what string, also ...string) ([]string, error) {
 	if strings.TrimSpace(spec) == "" {
 		return all, nil
 	}
+	all = append(all[:len(all):len(all)], also...)
 	var out []string
 	for _, s := range strings.Split(spec, ",") {
 		s = strings.TrimSpace(s)
@@ -87,7 +90,7 @@ func orchestrate(cfg config) error {
 		cfg.timeout = 30 * time.Second
 	}
 	cfg.reps = max(1, cfg.reps)
-	ads, err := selectList(cfg.adapters, availableAdapters(), "adapter")
+	ads, err := selectList(cfg.adapters, availableAdapters(), "adapter", controlAdapters()...)
 	if err != nil {
 		return err
 	}
@@ -101,6 +104,7 @@ func orchestrate(cfg config) error {
 	}
 	if cfg.listOnly {
 		fmt.Println("adapters:", strings.Join(availableAdapters(), ","))
+		fmt.Println("controls (run when named in -adapters):", strings.Join(controlAdapters(), ","))
 		for _, n := range names {
 			b, _ := json.Marshal(scenByName[n])
 			fmt.Printf("%-8s %s\n", n, b)
