@@ -695,6 +695,7 @@ func (a *actor) idleWait() error {
 		}
 		switch {
 		case again:
+			a.c.lingerEnded()
 			if a.pulling {
 				return errPullIdle // Receive parks the actor and waits (actor.pull)
 			}
@@ -740,6 +741,9 @@ func (a *actor) armLinger() {
 	a.armReads = a.idleReads
 	a.c.timerOps.Add(1)
 	a.setDeadline(monoNow().Add(a.lingerFor))
+	if cb := a.c.cb.Load(); cb != nil && !cb.linger.Load() {
+		cb.linger.Store(true) // a dispatcher may wait for the next event
+	}
 }
 
 // parkIdle hands the actor to the shared poller with its next deadline. It

@@ -12,7 +12,12 @@ import (
 // across types). The dispatcher runs only while events are waiting: it
 // exits when the channel is empty and the actor starts one again with the
 // next event (kick), so an idle connection with callbacks holds no
-// goroutine of its own.
+// goroutine of its own. While the actor lingers in its idle read before
+// parking (a busy connection, see actor.armLinger) a dispatcher that finds
+// the channel empty waits there for the next event instead, so messages
+// that trickle in one at a time (replies) are each handed to a waiting
+// goroutine rather than each starting one; when the linger ends without a
+// frame the actor tells it to stop (lingerEnded).
 //
 // Dispatch works on a snapshot: the handler lists are immutable slices
 // replaced on every change, so a handler cancelled during an event still
@@ -24,6 +29,15 @@ type callbacks struct {
 	set     atomic.Pointer[handlerSet]
 	running atomic.Bool  // a dispatcher goroutine runs
 	run     func() error // the dispatcher goroutine's body (c.mu guards it)
+
+	// linger is set while the actor lingers in its idle read (armLinger):
+	// a dispatcher that empties the channel then waits for the next event
+	// or on stop, which the actor signals when it clears linger. The
+	// dispatcher makes stop (capacity 1) before its first wait and drops
+	// it when it exits, so an idle connection keeps none.
+	linger atomic.Bool
+	stop   atomic.Pointer[chan struct{}]
+	starts atomic.Uint32 // dispatchers started (tests)
 
 	// Messages released inside their handler, recycled by the dispatcher
 	// (only the running dispatcher touches it; flushed when it stops).
@@ -161,6 +175,7 @@ func (c *Conn) startDispatcherLocked() {
 		return
 	}
 	c.live++
+	cb.starts.Add(1)
 	if cb.run == nil {
 		// Built once: a dispatcher may start once per message when
 		// messages trickle in.
@@ -174,30 +189,74 @@ func (c *Conn) startDispatcherLocked() {
 }
 
 // dispatch runs handlers for every waiting event and returns when the
-// channel is empty (or closed). A panicking handler is recovered and logged
-// on the rerror channel; the other handlers still run and the connection
-// lives on.
+// channel is empty and the actor does not linger (or the channel is
+// closed). A panicking handler is recovered and logged on the rerror
+// channel; the other handlers still run and the connection lives on.
 func (c *Conn) dispatch(cb *callbacks) {
 	// Made by the registration that set cb.any, unless a kick got here
 	// first (between cb.any and that registration's eventsLocked).
 	ch := c.eventsFor(DefaultEventBuffer)
+	defer cb.stop.Store(nil) // a signal sent after this is for nobody
 	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				cb.released.flush()
-				return // nothing is delivered after the close
-			}
-			c.handle(cb, ev)
-		default:
-			// Empty: stop, unless an event arrived after the check and its
-			// kick saw this dispatcher still running (the store and the
+		ev, ok, got := c.nextEvent(cb, ch)
+		switch {
+		case !got:
+			// Stop, unless an event arrived after the check and its kick
+			// saw this dispatcher still running (the store and the
 			// actor's load order the two sides).
-			cb.released.flush()
 			cb.running.Store(false)
 			if len(ch) == 0 || !cb.running.CompareAndSwap(false, true) {
 				return
 			}
+		case !ok:
+			cb.released.flush()
+			return // nothing is delivered after the close
+		default:
+			c.handle(cb, ev)
+		}
+	}
+}
+
+// nextEvent takes the next event from ch (ok false: ch is closed). When
+// the channel is empty it waits for one while the actor lingers, and
+// reports got false when the dispatcher should stop instead.
+func (c *Conn) nextEvent(cb *callbacks, ch <-chan Event) (ev Event, ok, got bool) {
+	select {
+	case ev, ok = <-ch:
+		return ev, ok, true
+	default:
+	}
+	cb.released.flush()
+	stop := cb.stop.Load()
+	if stop == nil {
+		s := make(chan struct{}, 1)
+		stop = &s
+		cb.stop.Store(stop) // before linger is read: lingerEnded sees it
+	}
+	if !cb.linger.Load() {
+		return nil, false, false
+	}
+	select {
+	case ev, ok = <-ch:
+		return ev, ok, true
+	case <-*stop:
+		return nil, false, false
+	}
+}
+
+// lingerEnded tells a dispatcher waiting for the next event to stop: the
+// actor's linger ended without a frame (it parks, or reads on without a
+// linger). The actor calls it.
+func (c *Conn) lingerEnded() {
+	cb := c.cb.Load()
+	if cb == nil || !cb.linger.Load() {
+		return
+	}
+	cb.linger.Store(false)
+	if stop := cb.stop.Load(); stop != nil {
+		select {
+		case *stop <- struct{}{}:
+		default: // one is pending already
 		}
 	}
 }

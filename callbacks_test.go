@@ -2,8 +2,10 @@ package wsactor_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/wsactor/wsactor"
@@ -58,4 +60,66 @@ func TestCallbacksReleaseInHandler(t *testing.T) {
 			t.Fatalf("%d messages, close %+v, errors %v", i, cl, errs)
 		}
 	}
+}
+
+// While the actor lingers in its idle read (a busy connection), the
+// dispatcher that empties the channel waits there for the next event
+// instead of exiting: request/reply round trips through callbacks start it
+// a couple of times, not once per reply. When the connection goes quiet
+// and the actor parks, the dispatcher stops too, and the next message
+// starts both again.
+func TestCallbacksDispatcherWaitsWhileBusy(t *testing.T) {
+	needDetach(t)
+	// A linger of a second: no scheduling stall on a loaded machine ends
+	// it between two round trips.
+	c, err := wsactor.New(echoURL(t), wsactor.WithIdleDetach(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Abort)
+	events := make(chan string, 1)
+	c.OnOpen(func(*wsactor.Open) { events <- "open" })
+	c.OnMessage(func(m *wsactor.Message) { events <- m.Text() })
+	if err := c.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	await := func(want string) {
+		t.Helper()
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		case <-ctxT(t).Done():
+			t.Fatalf("no %q", want)
+		}
+	}
+	await("open")
+	const n = 50
+	for i := range n {
+		if err := c.SendText(context.Background(), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+		await(fmt.Sprint(i))
+	}
+	// One start for the Open, maybe one more if the dispatcher looked
+	// before the actor began to linger; one per reply without the wait.
+	if s := wsactor.DispatcherStarts(c); s > 3 {
+		t.Fatalf("%d dispatchers started for %d replies", s, n)
+	}
+	pollUntil(t, func() string {
+		return fmt.Sprintf("parked %v, %d connection goroutines", wsactor.Parked(c), connGoroutines())
+	}, func() bool { return wsactor.Parked(c) && connGoroutines() == 0 })
+	before := wsactor.DispatcherStarts(c)
+	if err := c.SendText(context.Background(), "again"); err != nil {
+		t.Fatal(err)
+	}
+	await("again")
+	if s := wsactor.DispatcherStarts(c); s != before+1 {
+		t.Fatalf("%d dispatchers started for the message after parking, want 1", s-before)
+	}
+	if err := c.Close(wsactor.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done()
 }

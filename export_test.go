@@ -72,3 +72,11 @@ func WithHoldPeriod(d time.Duration) Option {
 // TimerOps counts the times c's hold timer or idle linger deadline was set
 // or fired (they back off on a busy connection).
 func TimerOps(c *Conn) uint64 { return uint64(c.timerOps.Load()) }
+
+// DispatcherStarts counts the callback dispatchers c has started.
+func DispatcherStarts(c *Conn) int {
+	if cb := c.cb.Load(); cb != nil {
+		return int(cb.starts.Load())
+	}
+	return 0
+}
