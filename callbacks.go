@@ -178,7 +178,7 @@ func (c *Conn) startDispatcherLocked() {
 	cb.starts.Add(1)
 	if cb.run == nil {
 		// Built once: a dispatcher may start once per message when
-		// messages trickle in.
+		// messages trickle in to an actor that does not linger.
 		cb.run = func() error {
 			defer c.exitMember()
 			c.dispatch(cb)
@@ -227,14 +227,19 @@ func (c *Conn) nextEvent(cb *callbacks, ch <-chan Event) (ev Event, ok, got bool
 	default:
 	}
 	cb.released.flush()
+	if !cb.linger.Load() {
+		return nil, false, false
+	}
 	stop := cb.stop.Load()
 	if stop == nil {
 		s := make(chan struct{}, 1)
 		stop = &s
-		cb.stop.Store(stop) // before linger is read: lingerEnded sees it
-	}
-	if !cb.linger.Load() {
-		return nil, false, false
+		cb.stop.Store(stop)
+		// Look again now that lingerEnded can see stop: if it ran in
+		// between, it found none to signal.
+		if !cb.linger.Load() {
+			return nil, false, false
+		}
 	}
 	select {
 	case ev, ok = <-ch:
