@@ -181,11 +181,27 @@ func TestReceiveStopsAnywhere(t *testing.T) {
 		mu      sync.Mutex
 		cancel  context.CancelFunc = func() {}
 		started                    = make(chan struct{}, 1) // a Receive with a fresh context is running
+		c       *wsactor.Conn                               // set before the first started
 	)
 	url := scripted(t, func(nc net.Conn, br *bufio.Reader) error {
 		r := rand.New(rand.NewPCG(1, 2))
-		for off := 0; off < len(stream); {
+		tick := time.NewTicker(100 * time.Microsecond)
+		defer tick.Stop()
+		waitPull := true
+		for k, off := 0, 0; off < len(stream); k++ {
 			<-started
+			if k%4 == 0 && waitPull {
+				// Let this Receive take the actor and wait in the socket
+				// (bounded, and only until a wait fails): the chunk and
+				// the cancel then hit a Receive that reads itself, which
+				// writing at once may never do on a loaded machine (the
+				// cancel always came first).
+				dl := time.Now().Add(time.Second)
+				for !wsactor.Pulling(c) && waitPull {
+					<-tick.C
+					waitPull = time.Now().Before(dl)
+				}
+			}
 			n := min(1+r.IntN(3000), len(stream)-off)
 			if _, err := nc.Write(stream[off : off+n]); err != nil {
 				return err
@@ -209,7 +225,7 @@ func TestReceiveStopsAnywhere(t *testing.T) {
 		}
 		return expectClose(br, ws.StatusNormalClosure)
 	})
-	c := openReceive(t, url)
+	c = openReceive(t, url)
 	var got []*wsactor.Message
 	stops := 0
 	deadline := time.Now().Add(waitFor)
