@@ -44,8 +44,9 @@
 //	}
 //
 // OnOpen, OnMessage, OnClose and OnError are an adapter over the same
-// channel: a dispatcher goroutine, running only while events wait, calls
-// the handlers in registration order.
+// channel: a dispatcher goroutine, running only while the connection is
+// busy (it waits for the next event while the actor lingers before
+// parking), calls the handlers in registration order.
 //
 // Receive(ctx) returns the same stream one event at a time, for clients
 // that wait for each reply: while the connection is quiet the caller's
