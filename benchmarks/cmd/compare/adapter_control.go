@@ -17,7 +17,7 @@ import (
 //     slots, buffers recycled): the floor of any design that delivers
 //     messages on a channel, wsactor's Events() and callbacks included.
 func init() {
-	register(Adapter{Name: "raw-again", Control: true, Dial: func(ctx context.Context, url string) (Conn, error) { return dialRaw(ctx, url) }})
+	register(Adapter{Name: "raw-again", Control: true, Dial: dialRawConn})
 	register(Adapter{Name: "raw-chan", Control: true, Dial: func(ctx context.Context, url string) (Conn, error) {
 		c, err := dialRaw(ctx, url)
 		if err != nil {

@@ -18,8 +18,11 @@ import (
 // conn.Write each (header + payload masked into a reused buffer). All buffers
 // are reused; there is no extra goroutine per connection.
 func init() {
-	register(Adapter{Name: "raw", Dial: func(ctx context.Context, url string) (Conn, error) { return dialRaw(ctx, url) }})
+	register(Adapter{Name: "raw", Dial: dialRawConn})
 }
+
+// dialRawConn is dialRaw as an Adapter's Dial.
+func dialRawConn(ctx context.Context, url string) (Conn, error) { return dialRaw(ctx, url) }
 
 func dialRaw(ctx context.Context, url string) (*rawConn, error) {
 	c, br, _, err := ws.Dialer{Timeout: handshakeTimeout}.Dial(ctx, url)
