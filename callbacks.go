@@ -40,7 +40,8 @@ type callbacks struct {
 	starts atomic.Uint32 // dispatchers started (tests)
 
 	// Messages released inside their handler, recycled by the dispatcher
-	// (only the running dispatcher touches it; flushed when it stops).
+	// (only the running dispatcher touches it; flushed whenever it finds
+	// the channel empty, before it waits or stops).
 	released releaseStock
 }
 
